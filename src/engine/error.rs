@@ -1,0 +1,86 @@
+//! One error type for every stage, so callers (the browser bindings, the CLI) can turn any
+//! failure into a message that says what to fix.
+
+use std::fmt;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// The bytes are not a readable ONNX model (corrupt, truncated, not ONNX at all).
+    InvalidModel { reason: String },
+    /// The model uses an operator tract does not implement.
+    UnsupportedOp { op: String, node: String },
+    /// The model parsed but could not be analysed, optimized or planned.
+    Plan { reason: String },
+    /// A feed or shape override names an input the model does not have.
+    UnknownInput { name: String, inputs: Vec<String> },
+    /// The model has an input that was not fed.
+    MissingInput { name: String },
+    /// The same input was fed twice.
+    DuplicateInput { name: String },
+    /// A feed's element type is not the one the model declares.
+    WrongType { input: String, expected: String, got: String },
+    /// A feed's shape does not fit the model's declared shape.
+    WrongShape { input: String, expected: String, got: Vec<usize> },
+    /// A feed's data length does not match the product of its dims.
+    WrongLength { input: String, dims: Vec<usize>, expected: usize, got: usize },
+    /// A value the API cannot carry (e.g. a float16 output, an unknown type name).
+    UnsupportedType { what: String },
+    /// tract failed while running the plan.
+    Run { reason: String },
+}
+
+impl Error {
+    /// Wraps a tract error, keeping its whole context chain (`{:#}`) in the message.
+    pub(crate) fn invalid_model(e: impl fmt::Display) -> Error {
+        Error::InvalidModel { reason: format!("{e:#}") }
+    }
+    pub(crate) fn plan(e: impl fmt::Display) -> Error {
+        Error::Plan { reason: format!("{e:#}") }
+    }
+    pub(crate) fn run(e: impl fmt::Display) -> Error {
+        Error::Run { reason: format!("{e:#}") }
+    }
+}
+
+fn dims(d: &[usize]) -> String {
+    format!("[{}]", d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(","))
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidModel { reason } => write!(
+                f,
+                "not a valid ONNX model ({reason}); the file may be truncated, corrupt or not ONNX"
+            ),
+            Error::UnsupportedOp { op, node } => write!(
+                f,
+                "unsupported operator `{op}` (node `{node}`): webinfer's engine (tract) cannot run it; \
+                 re-export the model without it or replace it with supported ops"
+            ),
+            Error::Plan { reason } => write!(f, "could not prepare the model to run: {reason}"),
+            Error::UnknownInput { name, inputs } => {
+                write!(f, "unknown input `{name}`; the model's inputs are: {}", inputs.join(", "))
+            }
+            Error::MissingInput { name } => write!(f, "missing input `{name}`: every model input must be fed"),
+            Error::DuplicateInput { name } => write!(f, "input `{name}` was fed more than once"),
+            Error::WrongType { input, expected, got } => {
+                write!(f, "input `{input}` expects {expected} data but got {got}")
+            }
+            Error::WrongShape { input, expected, got } => {
+                write!(f, "input `{input}` expects shape {expected} but got dims {}", dims(got))
+            }
+            Error::WrongLength { input, dims: d, expected, got } => write!(
+                f,
+                "input `{input}` has dims {} ({expected} elements) but its data holds {got} elements",
+                dims(d)
+            ),
+            Error::UnsupportedType { what } => write!(f, "{what}"),
+            Error::Run { reason } => write!(f, "inference failed: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

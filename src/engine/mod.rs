@@ -1,0 +1,16 @@
+//! The platform-independent engine: the same code runs natively (tests, CLI) and in wasm.
+//!
+//! Data flows through explicit stages, as in tract itself:
+//! bytes --[`digest`]--> verified bytes --[`Model::load`]--> [`Model`] --[`Model::plan`]--> [`Plan`]
+//! --[`Plan::run`]--> outputs.
+
+pub mod digest;
+mod error;
+mod model;
+mod plan;
+mod tensor;
+
+pub use error::{Error, Result};
+pub use model::{Dim, Model, TensorInfo};
+pub use plan::Plan;
+pub use tensor::{DType, Tensor, TensorData};

@@ -1,0 +1,223 @@
+//! Stage 1: load. Parse ONNX bytes, refuse what tract cannot run (naming the op), describe the
+//! inputs and outputs as the file declares them, and let callers pin dynamic dims before planning.
+
+use std::fmt;
+
+use tract_onnx::pb::{tensor_proto::DataType, tensor_shape_proto::dimension, type_proto, ValueInfoProto};
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::{Factoid, InferenceNode};
+use tract_onnx::tract_hir::ops::unimpl::UnimplementedOp;
+
+use super::error::{Error, Result};
+use super::plan::Plan;
+use super::tensor::datum_name;
+
+/// One dimension of a declared shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dim {
+    Fixed(usize),
+    /// A named dynamic dim (`batch`), or an expression of them (`batch*2`).
+    Symbol(String),
+    /// The file says nothing about this dim.
+    Unknown,
+}
+
+impl Dim {
+    fn from_tdim(d: &TDim) -> Dim {
+        match d.as_i64() {
+            Some(v) if v >= 0 => Dim::Fixed(v as usize),
+            _ => Dim::Symbol(d.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Dim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dim::Fixed(v) => write!(f, "{v}"),
+            Dim::Symbol(s) => f.write_str(s),
+            Dim::Unknown => f.write_str("?"),
+        }
+    }
+}
+
+/// Name, element type and shape of a model input or output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorInfo {
+    pub name: String,
+    /// onnxruntime's name for the element type (`float32`, `int64`, ...), `None` if undeclared.
+    pub dtype: Option<String>,
+    /// `None` when even the rank is undeclared.
+    pub dims: Option<Vec<Dim>>,
+}
+
+impl TensorInfo {
+    pub(crate) fn new(name: String, dt: Option<DatumType>, dims: Option<Vec<Dim>>) -> TensorInfo {
+        TensorInfo { name, dtype: dt.map(datum_name), dims }
+    }
+
+    /// `[1,3,224,224]`, `[batch,8]`, or `[..]` when the rank is unknown.
+    pub fn shape_string(&self) -> String {
+        match &self.dims {
+            Some(dims) => format!("[{}]", dims.iter().map(Dim::to_string).collect::<Vec<_>>().join(",")),
+            None => "[..]".to_string(),
+        }
+    }
+}
+
+fn inference_info(name: String, fact: &InferenceFact) -> TensorInfo {
+    let dims = (!fact.shape.is_open()).then(|| {
+        fact.shape.dims().map(|d| d.concretize().map_or(Dim::Unknown, |d| Dim::from_tdim(&d))).collect()
+    });
+    TensorInfo::new(name, fact.datum_type.concretize(), dims)
+}
+
+pub(crate) fn typed_info(name: String, fact: &TypedFact) -> TensorInfo {
+    TensorInfo::new(name, Some(fact.datum_type), Some(fact.shape.dims().iter().map(Dim::from_tdim).collect()))
+}
+
+/// An output as the ONNX file declares it (tract ignores declared output shapes for analysis,
+/// so they are read from the protobuf).
+fn declared_info(value: &ValueInfoProto) -> TensorInfo {
+    let Some(type_proto::Value::TensorType(t)) = value.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        return TensorInfo::new(value.name.clone(), None, None);
+    };
+    let dt = DataType::try_from(t.elem_type).ok().and_then(|d| DatumType::try_from(d).ok());
+    let dims = t.shape.as_ref().map(|shape| {
+        shape
+            .dim
+            .iter()
+            .map(|d| match &d.value {
+                Some(dimension::Value::DimValue(v)) if *v >= 0 => Dim::Fixed(*v as usize),
+                Some(dimension::Value::DimParam(p)) if !p.is_empty() && p != "?" => Dim::Symbol(p.clone()),
+                _ => Dim::Unknown,
+            })
+            .collect()
+    });
+    TensorInfo::new(value.name.clone(), dt, dims)
+}
+
+/// The name an outlet carries in the ONNX file (its value name), else its node's name.
+pub(crate) fn outlet_name<F, O>(model: &Graph<F, O>, outlet: OutletId) -> String
+where
+    F: Fact + Clone + 'static,
+    O: fmt::Debug + fmt::Display + AsRef<dyn Op> + AsMut<dyn Op> + Clone + 'static,
+{
+    model.outlet_label(outlet).map_or_else(|| model.node(outlet.node).name.clone(), str::to_string)
+}
+
+/// Refuses graphs tract 0.23 accepts but computes wrongly: plausible wrong numbers are worse
+/// than an error.
+///
+/// tract folds a chain DequantizeLinear -> op -> QuantizeLinear into a 256-entry lookup table,
+/// which is only right when the op maps each value independently. It does not check that, so
+/// a quantized Softmax becomes a table (every probability 1.0 on
+/// tests/fixtures/models/qdq_softmax.onnx, where onnxruntime gives a proper distribution).
+fn refuse_known_miscompilations(graph: &InferenceModel) -> Result<()> {
+    const MIXES_VALUES: [&str; 2] = ["Softmax", "LogSoftmax"];
+    let single_succ = |node: &InferenceNode| match node.outputs.as_slice() {
+        [out] if out.successors.len() == 1 => Some(graph.node(out.successors[0].node)),
+        _ => None,
+    };
+    for dequant in graph.nodes().iter().filter(|n| n.op.name() == "DequantizeLinear") {
+        let mut mixing = None;
+        let mut next = single_succ(dequant);
+        while let Some(node) = next {
+            let op = node.op.name();
+            if op == "QuantizeLinear" {
+                if let Some(node) = mixing {
+                    return Err(quantized_mixing_op(node));
+                }
+                break;
+            }
+            if MIXES_VALUES.contains(&&*op) {
+                mixing.get_or_insert(node);
+            }
+            next = single_succ(node);
+        }
+    }
+    Ok(())
+}
+
+fn quantized_mixing_op(node: &InferenceNode) -> Error {
+    let (op, name) = (node.op.name(), &node.name);
+    Error::Plan {
+        reason: format!(
+            "node `{name}` is a quantized {op}, which tract 0.23 computes incorrectly; re-quantize the \
+             model leaving {op} in float (onnxruntime quantize_static: nodes_to_exclude=[\"{name}\"])"
+        ),
+    }
+}
+
+/// A parsed model, before planning.
+#[derive(Debug, Clone)]
+pub struct Model {
+    graph: InferenceModel,
+    outputs: Vec<TensorInfo>,
+}
+
+impl Model {
+    /// Parses ONNX bytes. Fails on anything that is not a well-formed ONNX model, and on models
+    /// using an operator tract lacks, naming the first such op and its node.
+    pub fn load(bytes: &[u8]) -> Result<Model> {
+        if bytes.is_empty() {
+            return Err(Error::InvalidModel { reason: "the model is empty (0 bytes)".into() });
+        }
+        let onnx = tract_onnx::onnx();
+        let proto = onnx.proto_model_for_read(&mut &*bytes).map_err(Error::invalid_model)?;
+        let outputs = proto.graph.as_ref().map(|g| g.output.iter().map(declared_info).collect()).unwrap_or_default();
+        let graph = onnx.model_for_proto_model(&proto).map_err(Error::invalid_model)?;
+        if let Some(node) = graph.nodes().iter().find(|n| n.op_is::<UnimplementedOp>()) {
+            // The op's name() is `Unimplemented(<onnx op_type>)`.
+            let full = node.op.name();
+            let op = full.strip_prefix("Unimplemented(").and_then(|s| s.strip_suffix(')')).unwrap_or(&full);
+            return Err(Error::UnsupportedOp { op: op.to_string(), node: node.name.clone() });
+        }
+        refuse_known_miscompilations(&graph)?;
+        Ok(Model { graph, outputs })
+    }
+
+    /// Inputs as declared, with any shapes pinned by `set_input_shape`.
+    pub fn inputs(&self) -> Vec<TensorInfo> {
+        let outlets = self.graph.input_outlets().unwrap_or_default();
+        (0..outlets.len())
+            .filter_map(|ix| Some(inference_info(outlet_name(&self.graph, outlets[ix]), self.graph.input_fact(ix).ok()?)))
+            .collect()
+    }
+
+    /// Outputs as the file declares them.
+    pub fn outputs(&self) -> &[TensorInfo] {
+        &self.outputs
+    }
+
+    /// Pins an input's shape, replacing dynamic dims with concrete sizes, so the plan is
+    /// specialised (and usually faster). Fixed dims the file declares must be kept.
+    pub fn set_input_shape(&mut self, name: &str, dims: &[usize]) -> Result<()> {
+        let inputs = self.inputs();
+        let ix = inputs.iter().position(|i| i.name == name).ok_or_else(|| Error::UnknownInput {
+            name: name.to_string(),
+            inputs: inputs.iter().map(|i| i.name.clone()).collect(),
+        })?;
+        let declared = &inputs[ix];
+        if let Some(expected) = &declared.dims {
+            let fits = expected.len() == dims.len()
+                && expected.iter().zip(dims).all(|(e, d)| !matches!(e, Dim::Fixed(v) if v != d));
+            if !fits {
+                return Err(Error::WrongShape {
+                    input: name.to_string(),
+                    expected: declared.shape_string(),
+                    got: dims.to_vec(),
+                });
+            }
+        }
+        let mut fact = self.graph.input_fact(ix).map_err(Error::plan)?.clone();
+        fact.shape = dims.iter().copied().collect::<TVec<usize>>().into();
+        self.graph.set_input_fact(ix, fact).map_err(Error::plan)
+    }
+
+    /// Analyses, optimizes and schedules the model: the expensive step, done once per session.
+    pub fn plan(self) -> Result<Plan> {
+        let optimized = self.graph.into_optimized().map_err(Error::plan)?;
+        Plan::new(optimized)
+    }
+}

@@ -1,0 +1,115 @@
+//! Stage 2: run. A plan is the optimized model plus the state tract reuses between runs
+//! (buffers, resolved symbols), so a session pays the planning cost once.
+
+use std::collections::HashMap;
+
+use tract_onnx::prelude::*;
+
+use super::error::{Error, Result};
+use super::model::{outlet_name, typed_info, Dim, TensorInfo};
+use super::tensor::{DType, Tensor};
+
+pub struct Plan {
+    state: TypedSimpleState,
+    inputs: Vec<TensorInfo>,
+    outputs: Vec<TensorInfo>,
+}
+
+impl Plan {
+    pub(crate) fn new(model: TypedModel) -> Result<Plan> {
+        let describe = |outlets: &[OutletId]| -> Result<Vec<TensorInfo>> {
+            outlets
+                .iter()
+                .map(|&o| Ok(typed_info(outlet_name(&model, o), model.outlet_fact(o).map_err(Error::plan)?)))
+                .collect()
+        };
+        let inputs = describe(model.input_outlets().map_err(Error::plan)?)?;
+        let outputs = describe(model.output_outlets().map_err(Error::plan)?)?;
+        let runnable = model.into_runnable().map_err(Error::plan)?;
+        let state = TypedSimpleState::new(&runnable).map_err(Error::plan)?;
+        Ok(Plan { state, inputs, outputs })
+    }
+
+    /// Inputs as planned: concrete where the file or `set_input_shape` fixed them.
+    pub fn inputs(&self) -> &[TensorInfo] {
+        &self.inputs
+    }
+
+    pub fn outputs(&self) -> &[TensorInfo] {
+        &self.outputs
+    }
+
+    /// Runs the model on named feeds and returns named outputs, in the model's output order.
+    /// Feeds are checked against the plan first, so a bad feed is an error, never a crash, and
+    /// leaves the plan ready for the next call.
+    pub fn run(&mut self, feeds: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
+        let ordered = self.check_feeds(feeds)?;
+        let values = ordered.iter().map(|t| Ok(t.to_tract()?.into_tvalue())).collect::<Result<TVec<_>>>()?;
+        let results = self.state.run(values).map_err(Error::run)?;
+        self.outputs
+            .iter()
+            .zip(results.iter())
+            .map(|(info, value)| Ok((info.name.clone(), Tensor::from_tract(&info.name, value)?)))
+            .collect()
+    }
+
+    /// Matches feeds to inputs by name and checks type, rank, fixed dims, consistent dynamic
+    /// dims and element count. Returns the feeds in the model's input order.
+    fn check_feeds(&self, feeds: Vec<(String, Tensor)>) -> Result<Vec<Tensor>> {
+        let mut slots: Vec<Option<Tensor>> = vec![None; self.inputs.len()];
+        for (name, tensor) in feeds {
+            let ix = self.inputs.iter().position(|i| i.name == name).ok_or_else(|| Error::UnknownInput {
+                name: name.clone(),
+                inputs: self.inputs.iter().map(|i| i.name.clone()).collect(),
+            })?;
+            if slots[ix].replace(tensor).is_some() {
+                return Err(Error::DuplicateInput { name });
+            }
+        }
+        let mut symbols: HashMap<&str, usize> = HashMap::new();
+        self.inputs
+            .iter()
+            .zip(slots)
+            .map(|(info, slot)| {
+                let tensor = slot.ok_or_else(|| Error::MissingInput { name: info.name.clone() })?;
+                check_one(info, &tensor, &mut symbols)?;
+                Ok(tensor)
+            })
+            .collect()
+    }
+}
+
+fn check_one<'a>(info: &'a TensorInfo, tensor: &Tensor, symbols: &mut HashMap<&'a str, usize>) -> Result<()> {
+    let expected_type = info.dtype.as_deref().unwrap_or("?");
+    if DType::from_name(expected_type) != Some(tensor.dtype()) {
+        return Err(Error::WrongType {
+            input: info.name.clone(),
+            expected: expected_type.to_string(),
+            got: tensor.dtype().name().to_string(),
+        });
+    }
+    let wrong_shape =
+        || Error::WrongShape { input: info.name.clone(), expected: info.shape_string(), got: tensor.dims.clone() };
+    let dims = info.dims.as_deref().unwrap_or_default();
+    if dims.len() != tensor.dims.len() {
+        return Err(wrong_shape());
+    }
+    for (dim, &size) in dims.iter().zip(&tensor.dims) {
+        match dim {
+            Dim::Fixed(v) if *v != size => return Err(wrong_shape()),
+            // The same symbol must take one value across all inputs of a run.
+            Dim::Symbol(s) if *symbols.entry(s.as_str()).or_insert(size) != size => return Err(wrong_shape()),
+            _ => {}
+        }
+    }
+    let expected = tensor.dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    if expected != Some(tensor.data.len()) {
+        return Err(Error::WrongLength {
+            input: info.name.clone(),
+            dims: tensor.dims.clone(),
+            expected: expected.unwrap_or(usize::MAX),
+            got: tensor.data.len(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! webinfer: run ONNX models in the browser.
+//!
+//! [`engine`] is plain Rust over tract-onnx and runs anywhere (native tests and tools use it);
+//! `web` (wasm32 only) wraps it for JavaScript: streaming download, sha256 check, Cache API, and
+//! an onnxruntime-web-like `Session`.
+
+pub mod engine;
+
+#[cfg(target_arch = "wasm32")]
+mod web;
+
+pub use engine::{DType, Dim, Error, Model, Plan, Result, Tensor, TensorData, TensorInfo};

@@ -1,0 +1,82 @@
+//! The browser-side model cache: verified bytes in the Cache API under a key derived from their
+//! sha256, so the same model is never downloaded twice, whatever URL it was served from.
+//!
+//! Caching is an optimisation: when the Cache API is missing (insecure context, some private
+//! modes) or refuses to store, loading still works and the reason is logged with console.warn.
+
+use js_sys::{Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Cache, CacheStorage, Response};
+
+use super::{console_warn, describe_js};
+use crate::engine::digest::sha256_hex;
+
+/// Bump when the stored format changes; old caches are then simply never read.
+pub const CACHE_NAME: &str = "webinfer-models-v1";
+
+/// A request URL that is never fetched: it only names the entry. `.invalid` is reserved.
+pub fn cache_key(sha256: &str) -> String {
+    format!("https://webinfer.invalid/sha256/{sha256}")
+}
+
+fn storage() -> Result<CacheStorage, String> {
+    let caches = Reflect::get(&js_sys::global(), &"caches".into()).unwrap_or(JsValue::UNDEFINED);
+    if caches.is_undefined() || caches.is_null() {
+        return Err("the Cache API is not available here (it needs a secure context: https or localhost)".into());
+    }
+    Ok(caches.unchecked_into())
+}
+
+async fn await_js(promise: Promise) -> Result<JsValue, String> {
+    JsFuture::from(promise).await.map_err(|e| describe_js(&e))
+}
+
+async fn open() -> Result<Cache, String> {
+    Ok(await_js(storage()?.open(CACHE_NAME)).await?.unchecked_into())
+}
+
+/// The cached bytes for `sha256`, re-verified; a damaged entry is deleted and reported as a miss.
+pub async fn get(sha256: &str) -> Option<Vec<u8>> {
+    let lookup = async {
+        let cache = open().await?;
+        let hit = await_js(cache.match_with_str(&cache_key(sha256))).await?;
+        if hit.is_undefined() {
+            return Ok(None);
+        }
+        let response: Response = hit.unchecked_into();
+        let buffer = await_js(response.array_buffer().map_err(|e| describe_js(&e))?).await?;
+        let bytes = Uint8Array::new(&buffer).to_vec();
+        if sha256_hex(&bytes) != sha256 {
+            let _ = await_js(cache.delete_with_str(&cache_key(sha256))).await;
+            return Err("a cached model failed its sha256 check and was removed; downloading it again".into());
+        }
+        Ok::<_, String>(Some(bytes))
+    };
+    lookup.await.unwrap_or_else(|e| {
+        console_warn(&format!("webinfer: model cache not used: {e}"));
+        None
+    })
+}
+
+/// Stores verified bytes. Callers only pass bytes whose digest matched.
+pub async fn put(sha256: &str, bytes: &[u8]) {
+    let store = async {
+        let cache = open().await?;
+        let body = Uint8Array::from(bytes);
+        let response = Response::new_with_opt_buffer_source(Some(&body)).map_err(|e| describe_js(&e))?;
+        await_js(cache.put_with_str(&cache_key(sha256), &response)).await.map(|_| ())
+    };
+    if let Err(e) = store.await {
+        console_warn(&format!("webinfer: model not cached: {e}"));
+    }
+}
+
+/// Deletes every model webinfer has cached in this origin. Resolves to whether a cache existed.
+#[wasm_bindgen(js_name = clearModelCache)]
+pub async fn clear_model_cache() -> Result<bool, JsError> {
+    let deleted = await_js(storage().map_err(|e| JsError::new(&e))?.delete(CACHE_NAME))
+        .await
+        .map_err(|e| JsError::new(&format!("could not clear the model cache: {e}")))?;
+    Ok(deleted.is_truthy())
+}

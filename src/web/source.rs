@@ -1,0 +1,155 @@
+//! Stage 0 in the browser: from what the page passed (a URL or bytes) to verified model bytes.
+//! Order matters: download (or cache hit) -> sha256 check -> cache store. Nothing is parsed,
+//! and nothing is cached, before the digest matches.
+
+use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+use super::{cache, download::download, now_ms};
+use crate::engine::digest::{normalize_hex, sha256_hex};
+
+/// Options from `Session.create(source, options)`, validated.
+pub struct LoadOptions {
+    pub sha256: Option<String>,
+    pub cache: bool,
+    pub progress: Option<Function>,
+    pub input_shapes: Vec<(String, Vec<usize>)>,
+}
+
+const KNOWN_OPTIONS: [&str; 4] = ["sha256", "cache", "onProgress", "inputShapes"];
+
+impl LoadOptions {
+    pub fn from_js(options: &JsValue) -> Result<LoadOptions, String> {
+        if options.is_undefined() || options.is_null() {
+            return Ok(LoadOptions { sha256: None, cache: false, progress: None, input_shapes: vec![] });
+        }
+        if !options.is_object() {
+            return Err("options must be an object, e.g. { sha256: '…', onProgress: (loaded, total) => … }".into());
+        }
+        // A misspelt option (`sha265`) would otherwise silently disable verification.
+        for key in Object::keys(options.unchecked_ref()).iter() {
+            let key = key.as_string().unwrap_or_default();
+            if !KNOWN_OPTIONS.contains(&key.as_str()) {
+                return Err(format!("unknown option `{key}`; known options: {}", KNOWN_OPTIONS.join(", ")));
+            }
+        }
+        let get = |k: &str| Reflect::get(options, &k.into()).unwrap_or(JsValue::UNDEFINED);
+        let sha256 = match get("sha256") {
+            v if v.is_undefined() => None,
+            v => Some(v.as_string().as_deref().and_then(normalize_hex).ok_or_else(|| {
+                "options.sha256 must be the model's sha256 as 64 hex digits (as printed by `sha256sum`)".to_string()
+            })?),
+        };
+        let cache = match get("cache") {
+            v if v.is_undefined() => sha256.is_some(),
+            v => v.as_bool().ok_or("options.cache must be true or false")?,
+        };
+        if cache && sha256.is_none() {
+            return Err("options.cache needs options.sha256: cached models are keyed by their digest".into());
+        }
+        let progress = match get("onProgress") {
+            v if v.is_undefined() => None,
+            v => Some(v.dyn_into::<Function>().map_err(|_| "options.onProgress must be a function")?),
+        };
+        let input_shapes = match get("inputShapes") {
+            v if v.is_undefined() => vec![],
+            v => parse_shapes(&v)?,
+        };
+        Ok(LoadOptions { sha256, cache, progress, input_shapes })
+    }
+}
+
+fn parse_shapes(value: &JsValue) -> Result<Vec<(String, Vec<usize>)>, String> {
+    let bad = || "options.inputShapes must map input names to arrays of sizes, e.g. { x: [1, 8] }".to_string();
+    let object: &Object = value.dyn_ref().ok_or_else(bad)?;
+    Object::entries(object)
+        .iter()
+        .map(|entry| {
+            let pair: Array = entry.unchecked_into();
+            let name = pair.get(0).as_string().ok_or_else(bad)?;
+            let dims = super::convert::dims_from_js(&pair.get(1)).ok_or_else(bad)?;
+            Ok((name, dims))
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+pub enum Origin {
+    Network,
+    Cache,
+    Bytes,
+}
+
+impl Origin {
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Network => "network",
+            Origin::Cache => "cache",
+            Origin::Bytes => "bytes",
+        }
+    }
+}
+
+pub struct Verified {
+    pub bytes: Vec<u8>,
+    pub sha256: String,
+    pub origin: Origin,
+    pub fetch_ms: f64,
+    pub verify_ms: f64,
+}
+
+/// Resolves a model source to bytes whose sha256 matched `options.sha256` (when given).
+pub async fn load(source: &JsValue, options: &LoadOptions) -> Result<Verified, String> {
+    if let Some(url) = source_url(source) {
+        return load_url(&url, options).await;
+    }
+    let bytes = if let Some(u8s) = source.dyn_ref::<Uint8Array>() {
+        u8s.to_vec()
+    } else if let Some(buffer) = source.dyn_ref::<ArrayBuffer>() {
+        Uint8Array::new(buffer).to_vec()
+    } else {
+        return Err("a model source must be a URL (string or URL) or the model's bytes (ArrayBuffer or Uint8Array)".into());
+    };
+    let start = now_ms();
+    let sha256 = sha256_hex(&bytes);
+    check_digest(options, &sha256, "the model bytes")?;
+    let verify_ms = now_ms() - start;
+    Ok(Verified { bytes, sha256, origin: Origin::Bytes, fetch_ms: 0.0, verify_ms })
+}
+
+fn source_url(source: &JsValue) -> Option<String> {
+    source.as_string().or_else(|| source.dyn_ref::<web_sys::Url>().map(web_sys::Url::href))
+}
+
+async fn load_url(url: &str, options: &LoadOptions) -> Result<Verified, String> {
+    let start = now_ms();
+    if let (true, Some(sha256)) = (options.cache, &options.sha256) {
+        if let Some(bytes) = cache::get(sha256).await {
+            if let Some(f) = &options.progress {
+                let size = JsValue::from_f64(bytes.len() as f64);
+                f.call2(&JsValue::NULL, &size, &size).map_err(|e| format!("the onProgress callback threw: {}", super::describe_js(&e)))?;
+            }
+            let fetch_ms = now_ms() - start;
+            return Ok(Verified { bytes, sha256: sha256.clone(), origin: Origin::Cache, fetch_ms, verify_ms: 0.0 });
+        }
+    }
+    let downloaded = download(url, options.progress.as_ref()).await?;
+    let fetch_ms = now_ms() - start;
+    let start = now_ms();
+    check_digest(options, &downloaded.sha256, url)?;
+    if options.cache {
+        cache::put(&downloaded.sha256, &downloaded.bytes).await;
+    }
+    let verify_ms = now_ms() - start;
+    Ok(Verified { bytes: downloaded.bytes, sha256: downloaded.sha256, origin: Origin::Network, fetch_ms, verify_ms })
+}
+
+fn check_digest(options: &LoadOptions, actual: &str, what: &str) -> Result<(), String> {
+    match &options.sha256 {
+        Some(expected) if expected != actual => Err(format!(
+            "sha256 mismatch for {what}: expected {expected}, got {actual}. The file is not the one \
+             the page expects (tampered, corrupted, or a stale manifest); it was not parsed and not cached"
+        )),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,64 @@
+//! TypeScript declarations for the values the API takes and returns, so the generated `.d.ts`
+//! says more than `any`.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Element types, spelled as in onnxruntime-web. */
+export type TensorType = 'float32' | 'int8' | 'uint8' | 'int32' | 'int64' | 'bool';
+export type TensorData = Float32Array | Int8Array | Uint8Array | Int32Array | BigInt64Array;
+
+/** A feed: typed data plus dims (default: [data.length]). An onnxruntime-web `Tensor` fits too.
+ *  `type` is needed only for 'bool' (data as Uint8Array); otherwise it is read off the array. */
+export interface TensorLike { data: TensorData; dims?: readonly number[]; type?: TensorType; }
+export interface OutputTensor { type: TensorType; dims: number[]; data: TensorData; }
+export type Feeds = Record<string, TensorLike>;
+export type Outputs = Record<string, OutputTensor>;
+
+/** An input or output as the model declares it: dims are numbers, or names for dynamic dims
+ *  ('batch'), or null when unknown; `dims` is null when even the rank is unknown. */
+export interface ValueInfo { name: string; type: string | null; dims: (number | string | null)[] | null; }
+
+export type ModelSource = string | URL | ArrayBuffer | Uint8Array;
+
+export interface SessionOptions {
+  /** Expected sha256 of the model (hex; 'sha256:' prefix allowed). Checked before parsing. */
+  sha256?: string;
+  /** Keep verified bytes in the Cache API, keyed by sha256 (default: true when sha256 is set). */
+  cache?: boolean;
+  /** Called as bytes arrive: loaded so far, and the total when the server sent Content-Length. */
+  onProgress?: (loaded: number, total: number | undefined) => void;
+  /** Concrete shapes for inputs with dynamic dims, fixed before planning. */
+  inputShapes?: Record<string, number[]>;
+}
+
+/** Where the model came from and what each loading step cost, in milliseconds. */
+export interface LoadInfo {
+  source: 'network' | 'cache' | 'bytes';
+  bytes: number;
+  sha256: string;
+  fetchMs: number;
+  verifyMs: number;
+  parseMs: number;
+  planMs: number;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "ModelSource")]
+    pub type ModelSource;
+    #[wasm_bindgen(typescript_type = "SessionOptions")]
+    pub type SessionOptions;
+    #[wasm_bindgen(typescript_type = "Feeds")]
+    pub type Feeds;
+    #[wasm_bindgen(typescript_type = "Outputs")]
+    pub type Outputs;
+    #[wasm_bindgen(typescript_type = "ValueInfo[]")]
+    pub type ValueInfos;
+    #[wasm_bindgen(typescript_type = "string[]")]
+    pub type Names;
+    #[wasm_bindgen(typescript_type = "LoadInfo")]
+    pub type LoadInfo;
+}

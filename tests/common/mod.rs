@@ -1,0 +1,64 @@
+//! Helpers shared by the native (`engine.rs`) and browser (`web.rs`) suites.
+#![allow(dead_code)]
+
+/// Fixture directory, relative to the crate root (the test runner's working directory, and the
+/// root the wasm-bindgen test server serves files from).
+pub const FIXTURES: &str = "tests/fixtures";
+
+/// Where the EfficientNet-Lite0 reference models are read from: `../shared/models` until the
+/// model pipeline builds them in-tree. The browser suite reads them through `build.sh test`,
+/// which copies them under `target/reference-models/` so the test server can serve them.
+pub const REFERENCE_MODELS_SERVED: &str = "target/reference-models";
+
+/// Largest absolute difference between two equally long sequences; panics on a length mismatch.
+pub fn max_abs_diff(label: &str, expected: &[f64], got: &[f64]) -> f64 {
+    assert_eq!(expected.len(), got.len(), "{label}: length differs");
+    expected.iter().zip(got).map(|(e, g)| (e - g).abs()).fold(0.0, f64::max)
+}
+
+pub fn assert_close(label: &str, expected: &[f64], got: &[f64], tolerance: f64) {
+    let diff = max_abs_diff(label, expected, got);
+    assert!(diff <= tolerance, "{label}: max abs diff {diff} exceeds {tolerance}");
+    assert!(got.iter().all(|v| v.is_finite()), "{label}: non-finite output");
+}
+
+pub fn argmax(values: &[f64]) -> usize {
+    values.iter().enumerate().fold(0, |best, (i, v)| if *v > values[best] { i } else { best })
+}
+
+/// Top-1 agreement that tolerates exact ties: int8 logits are multiples of one scale, so two
+/// classes can share the maximum (grace_hopper does in onnxruntime's int8 output), and either is
+/// a correct top-1. The engine's pick must be one of the reference's maxima.
+pub fn assert_same_top1(label: &str, reference: &[f64], got: &[f64]) {
+    let pick = argmax(got);
+    let best = reference[argmax(reference)];
+    assert!(
+        reference[pick] >= best - 1e-6,
+        "{label}: engine top-1 is class {pick} (reference logit {}), reference top-1 is class {} ({best})",
+        reference[pick],
+        argmax(reference)
+    );
+}
+
+/// Tolerance per fixture: fp32 graphs agree to float rounding. The QDQ graph may differ by one
+/// quantization step where tract and onnxruntime round a requantized value differently.
+pub fn tolerance(fixture: &str) -> f64 {
+    match fixture {
+        "qdq_int8" => 0.05,
+        _ => 1e-4,
+    }
+}
+
+/// (pixel - 127) / 128 on HWC uint8 RGB, as NCHW float32: the Lite0 preprocessing, computed the
+/// same way as `make_reference.py`.
+pub fn lite0_input(pixels: &[u8]) -> Vec<f32> {
+    let (h, w) = (224, 224);
+    assert_eq!(pixels.len(), h * w * 3, "a reference crop is 224x224 RGB");
+    let mut out = vec![0f32; pixels.len()];
+    for c in 0..3 {
+        for i in 0..h * w {
+            out[c * h * w + i] = (pixels[i * 3 + c] as f32 - 127.0) / 128.0;
+        }
+    }
+    out
+}

@@ -1,0 +1,223 @@
+//! Native tests of the engine against onnxruntime's outputs (tests/fixtures/expected, made by
+//! tests/fixtures/make_fixtures.py and make_reference.py).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+use serde_json::Value;
+use webinfer::{DType, Dim, Error, Model, Plan, Tensor, TensorData};
+
+fn fixture_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(FIXTURES).join(rel)
+}
+
+fn read(path: PathBuf) -> Vec<u8> {
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+fn model_bytes(name: &str) -> Vec<u8> {
+    read(fixture_path(&format!("models/{name}.onnx")))
+}
+
+fn expected(name: &str) -> Value {
+    serde_json::from_slice(&read(fixture_path(&format!("expected/{name}.json")))).unwrap()
+}
+
+fn plan(name: &str) -> Plan {
+    Model::load(&model_bytes(name)).unwrap().plan().unwrap()
+}
+
+fn tensor(json: &Value) -> Tensor {
+    let dims = json["dims"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    let data = json["data"].as_array().unwrap();
+    let ints = || data.iter().map(|v| v.as_i64().unwrap());
+    let data = match DType::from_name(json["type"].as_str().unwrap()).unwrap() {
+        DType::F32 => TensorData::F32(data.iter().map(|v| v.as_f64().unwrap() as f32).collect()),
+        DType::I8 => TensorData::I8(ints().map(|v| v as i8).collect()),
+        DType::U8 => TensorData::U8(ints().map(|v| v as u8).collect()),
+        DType::I32 => TensorData::I32(ints().map(|v| v as i32).collect()),
+        DType::I64 => TensorData::I64(ints().collect()),
+        DType::Bool => TensorData::Bool(data.iter().map(|v| v.as_i64().unwrap() != 0).collect()),
+    };
+    Tensor::new(dims, data)
+}
+
+fn as_f64(t: &Tensor) -> Vec<f64> {
+    match &t.data {
+        TensorData::F32(v) => v.iter().map(|&x| x as f64).collect(),
+        TensorData::I8(v) => v.iter().map(|&x| x as f64).collect(),
+        TensorData::U8(v) => v.iter().map(|&x| x as f64).collect(),
+        TensorData::I32(v) => v.iter().map(|&x| x as f64).collect(),
+        TensorData::I64(v) => v.iter().map(|&x| x as f64).collect(),
+        TensorData::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
+    }
+}
+
+fn feeds(case: &Value) -> Vec<(String, Tensor)> {
+    case["inputs"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), tensor(v))).collect()
+}
+
+/// Runs every recorded case through one plan (so state reuse between runs is exercised) and
+/// compares each output with onnxruntime's: type and dims exactly, values within tolerance.
+fn check_fixture(name: &str, plan: &mut Plan) {
+    for (i, case) in expected(name)["cases"].as_array().unwrap().iter().enumerate() {
+        let outputs = plan.run(feeds(case)).unwrap_or_else(|e| panic!("{name} case {i}: {e}"));
+        let reference = case["outputs"].as_object().unwrap();
+        assert_eq!(outputs.len(), reference.len(), "{name}: output count");
+        for (out_name, got) in &outputs {
+            let want = tensor(&reference[out_name]);
+            let label = format!("{name} case {i} output {out_name}");
+            assert_eq!(got.dtype(), want.dtype(), "{label}: type");
+            assert_eq!(got.dims, want.dims, "{label}: dims");
+            assert_close(&label, &as_f64(&want), &as_f64(got), tolerance(name));
+        }
+    }
+}
+
+#[test]
+fn fixtures_match_onnxruntime() {
+    for name in ["conv_f32", "qdq_int8", "dynamic_batch", "dtypes"] {
+        check_fixture(name, &mut plan(name));
+    }
+}
+
+#[test]
+fn describes_inputs_and_outputs() {
+    let model = Model::load(&model_bytes("conv_f32")).unwrap();
+    let inputs = model.inputs();
+    assert_eq!(inputs.len(), 1);
+    assert_eq!((inputs[0].name.as_str(), inputs[0].dtype.as_deref()), ("image", Some("float32")));
+    assert_eq!(inputs[0].shape_string(), "[1,3,16,16]");
+    let outputs: Vec<_> = model.outputs().iter().map(|o| (o.shape_string(), o.name.clone())).collect();
+    assert_eq!(outputs, [("[1,10]".to_string(), "logits".to_string()), ("[1,10]".into(), "probs".into())]);
+
+    let dynamic = Model::load(&model_bytes("dynamic_batch")).unwrap();
+    let x = &dynamic.inputs()[0];
+    assert_eq!(x.dims.as_deref(), Some(&[Dim::Symbol("batch".into()), Dim::Fixed(8)][..]));
+    assert_eq!(x.shape_string(), "[batch,8]");
+
+    let types: Vec<_> = Model::load(&model_bytes("dtypes")).unwrap().outputs().iter().map(|o| o.dtype.clone().unwrap()).collect();
+    assert_eq!(types, ["float32", "bool", "int32", "int64", "uint8", "int8"]);
+}
+
+#[test]
+fn dynamic_batch_planned_for_a_fixed_size() {
+    let mut model = Model::load(&model_bytes("dynamic_batch")).unwrap();
+    model.set_input_shape("x", &[3, 8]).unwrap();
+    let mut plan = model.plan().unwrap();
+    assert_eq!(plan.inputs()[0].shape_string(), "[3,8]");
+    let case = &expected("dynamic_batch")["cases"][1];
+    let out = plan.run(feeds(case)).unwrap();
+    assert_close("batch 3", &as_f64(&tensor(&case["outputs"]["y"])), &as_f64(&out[0].1), 1e-4);
+    // Batch 5 no longer fits the pinned plan: a clear error, not a crash.
+    let err = plan.run(feeds(&expected("dynamic_batch")["cases"][2])).unwrap_err();
+    assert!(matches!(err, Error::WrongShape { .. }), "{err}");
+    assert_eq!(err.to_string(), "input `x` expects shape [3,8] but got dims [5,8]");
+}
+
+#[test]
+fn shape_overrides_are_checked() {
+    let mut model = Model::load(&model_bytes("dynamic_batch")).unwrap();
+    let err = model.set_input_shape("x", &[3, 9]).unwrap_err();
+    assert_eq!(err.to_string(), "input `x` expects shape [batch,8] but got dims [3,9]");
+    let err = model.set_input_shape("y", &[3, 8]).unwrap_err();
+    assert_eq!(err.to_string(), "unknown input `y`; the model's inputs are: x");
+}
+
+#[test]
+fn unsupported_operator_is_named() {
+    let err = Model::load(&model_bytes("unsupported_op")).unwrap_err();
+    assert_eq!(err, Error::UnsupportedOp { op: "Det".into(), node: "determinant".into() });
+    assert!(err.to_string().starts_with("unsupported operator `Det` (node `determinant`)"), "{err}");
+}
+
+#[test]
+fn quantized_softmax_is_refused() {
+    let err = Model::load(&model_bytes("qdq_softmax")).err().expect("quantized Softmax loaded");
+    assert!(err.to_string().contains("node `probs_softmax` is a quantized Softmax"), "{err}");
+}
+
+#[test]
+fn corrupt_models_are_rejected() {
+    let bytes = model_bytes("conv_f32");
+    for (what, data) in [
+        ("truncated", bytes[..bytes.len() / 2].to_vec()),
+        ("empty", vec![]),
+        ("random", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()),
+        ("text", b"<html>404 Not Found</html>".to_vec()),
+    ] {
+        let err = Model::load(&data).err().unwrap_or_else(|| panic!("{what} bytes loaded as a model"));
+        assert!(matches!(err, Error::InvalidModel { .. }), "{what}: {err}");
+        assert!(err.to_string().starts_with("not a valid ONNX model"), "{what}: {err}");
+    }
+}
+
+#[test]
+fn bad_feeds_are_errors_and_the_plan_keeps_working() {
+    let mut plan = plan("conv_f32");
+    let case = &expected("conv_f32")["cases"][0];
+    let good = feeds(case);
+    let image = good[0].1.clone();
+    let bad: Vec<(Vec<(String, Tensor)>, &str)> = vec![
+        (vec![("img".into(), image.clone())], "unknown input `img`; the model's inputs are: image"),
+        (vec![], "missing input `image`: every model input must be fed"),
+        (
+            vec![("image".into(), image.clone()), ("image".into(), image.clone())],
+            "input `image` was fed more than once",
+        ),
+        (
+            vec![("image".into(), Tensor::new(image.dims.clone(), TensorData::I32(vec![0; 768])))],
+            "input `image` expects float32 data but got int32",
+        ),
+        (
+            vec![("image".into(), Tensor::new(vec![3, 16, 16], image.data.clone()))],
+            "input `image` expects shape [1,3,16,16] but got dims [3,16,16]",
+        ),
+        (
+            vec![("image".into(), Tensor::new(image.dims.clone(), TensorData::F32(vec![0.0; 767])))],
+            "input `image` has dims [1,3,16,16] (768 elements) but its data holds 767 elements",
+        ),
+    ];
+    for (feeds, message) in bad {
+        assert_eq!(plan.run(feeds).unwrap_err().to_string(), message);
+        // After each error the same plan still gives onnxruntime's answer.
+        let out = plan.run(good.clone()).unwrap();
+        assert_close("after error", &as_f64(&tensor(&case["outputs"]["logits"])), &as_f64(&out[0].1), 1e-4);
+    }
+}
+
+#[test]
+fn mismatched_dynamic_dims_are_rejected() {
+    let mut plan = plan("dynamic_batch");
+    let err = plan.run(vec![("x".into(), Tensor::new(vec![2, 7], TensorData::F32(vec![0.0; 14])))]).unwrap_err();
+    assert_eq!(err.to_string(), "input `x` expects shape [batch,8] but got dims [2,7]");
+}
+
+/// EfficientNet-Lite0 from ../shared/models (see tests/common): fp32 logits within 1e-3 of
+/// onnxruntime's, int8 QDQ with the same top-1, on the six reference photos.
+#[test]
+fn efficientnet_lite0_matches_onnxruntime() {
+    let dir = std::env::var("WEBINFER_REFERENCE_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/models"));
+    let reference = expected("efficientnet_lite0");
+    for kind in ["fp32", "int8"] {
+        let file = dir.join(reference["models"][kind].as_str().unwrap());
+        let mut plan = Model::load(&read(file)).unwrap().plan().unwrap();
+        for photo in reference["photos"].as_array().unwrap() {
+            let pixels = read(fixture_path(photo["pixels"].as_str().unwrap()));
+            let feed = Tensor::new(vec![1, 3, 224, 224], TensorData::F32(lite0_input(&pixels)));
+            let out = plan.run(vec![("input".into(), feed)]).unwrap();
+            let got = as_f64(&out[0].1);
+            let want: Vec<f64> = photo[format!("{kind}_logits")].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            let label = format!("lite0 {kind} {}", photo["name"]);
+            match kind {
+                "fp32" => assert_close(&label, &want, &got, 1e-3),
+                _ => assert_same_top1(&label, &want, &got),
+            }
+        }
+    }
+}
