@@ -7,6 +7,6 @@
 pub mod engine;
 
 #[cfg(target_arch = "wasm32")]
-mod web;
+pub mod web;
 
 pub use engine::{DType, Dim, Error, Model, Plan, Result, Tensor, TensorData, TensorInfo};

@@ -9,7 +9,7 @@ mod convert;
 mod download;
 mod session;
 mod source;
-mod types;
+pub mod types;
 
 use wasm_bindgen::prelude::*;
 

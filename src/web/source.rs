@@ -27,7 +27,7 @@ impl LoadOptions {
             return Err("options must be an object, e.g. { sha256: '…', onProgress: (loaded, total) => … }".into());
         }
         // A misspelt option (`sha265`) would otherwise silently disable verification.
-        for key in Object::keys(options.unchecked_ref()).iter() {
+        for key in Object::keys(options.unchecked_ref::<Object>()).iter() {
             let key = key.as_string().unwrap_or_default();
             if !KNOWN_OPTIONS.contains(&key.as_str()) {
                 return Err(format!("unknown option `{key}`; known options: {}", KNOWN_OPTIONS.join(", ")));

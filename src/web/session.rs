@@ -1,0 +1,98 @@
+//! `Session`: what a web page holds. Created once from a URL or bytes (download -> verify ->
+//! cache -> parse -> plan), then `run` as often as needed.
+
+use js_sys::Object;
+use wasm_bindgen::prelude::*;
+
+use super::convert::{feeds_from_js, infos_to_js, outputs_to_js, set};
+use super::source::{load, LoadOptions, Verified};
+use super::types::{Feeds, LoadInfo, ModelSource, Names, Outputs, SessionOptions, ValueInfos};
+use super::{js_error, now_ms};
+use crate::engine::{Model, Plan};
+
+/// A loaded, verified and planned model, ready to run.
+///
+/// ```js
+/// const session = await Session.create('/models/net.onnx', { sha256, onProgress });
+/// const { logits } = session.run({ input: { data: new Float32Array(3 * 224 * 224), dims: [1, 3, 224, 224] } });
+/// ```
+#[wasm_bindgen]
+pub struct Session {
+    plan: Plan,
+    load_info: Object,
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// Loads a model from a URL (streamed, verified against `options.sha256`, cached by digest)
+    /// or from its bytes, and plans it. Rejects with an `Error` saying what went wrong.
+    pub async fn create(source: ModelSource, options: Option<SessionOptions>) -> Result<Session, JsError> {
+        let options = LoadOptions::from_js(&options.map_or(JsValue::UNDEFINED, Into::into)).map_err(js_error)?;
+        let verified = load(&source, &options).await.map_err(js_error)?;
+
+        let start = now_ms();
+        let mut model = Model::load(&verified.bytes)?;
+        for (name, dims) in &options.input_shapes {
+            model.set_input_shape(name, dims)?;
+        }
+        let parse_ms = now_ms() - start;
+
+        let start = now_ms();
+        let plan = model.plan()?;
+        let plan_ms = now_ms() - start;
+        Ok(Session { plan, load_info: load_info(&verified, parse_ms, plan_ms) })
+    }
+
+    /// Runs the model. `feeds` maps every input name to `{ data, dims, type? }`; the result
+    /// maps every output name to `{ type, dims, data }`. A bad feed throws an `Error` and leaves
+    /// the session usable.
+    pub fn run(&mut self, feeds: Feeds) -> Result<Outputs, JsError> {
+        let feeds = feeds_from_js(&feeds).map_err(js_error)?;
+        let outputs = self.plan.run(feeds)?;
+        Ok(outputs_to_js(outputs).unchecked_into())
+    }
+
+    #[wasm_bindgen(getter, js_name = inputNames)]
+    pub fn input_names(&self) -> Names {
+        names(self.plan.inputs())
+    }
+
+    #[wasm_bindgen(getter, js_name = outputNames)]
+    pub fn output_names(&self) -> Names {
+        names(self.plan.outputs())
+    }
+
+    /// Inputs as planned: `[{ name, type, dims }]`, dynamic dims as their names.
+    #[wasm_bindgen(getter)]
+    pub fn inputs(&self) -> ValueInfos {
+        infos_to_js(self.plan.inputs()).unchecked_into()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn outputs(&self) -> ValueInfos {
+        infos_to_js(self.plan.outputs()).unchecked_into()
+    }
+
+    /// Where the model came from (network, cache, bytes), its size and digest, and the time
+    /// each loading step took.
+    #[wasm_bindgen(getter, js_name = loadInfo)]
+    pub fn load_info(&self) -> LoadInfo {
+        self.load_info.clone().unchecked_into()
+    }
+}
+
+fn names(infos: &[crate::engine::TensorInfo]) -> Names {
+    infos.iter().map(|i| JsValue::from_str(&i.name)).collect::<js_sys::Array>().unchecked_into()
+}
+
+fn load_info(v: &Verified, parse_ms: f64, plan_ms: f64) -> Object {
+    let info = Object::new();
+    set(&info, "source", &v.origin.name().into());
+    set(&info, "bytes", &JsValue::from_f64(v.bytes.len() as f64));
+    set(&info, "sha256", &v.sha256.as_str().into());
+    set(&info, "fetchMs", &v.fetch_ms.into());
+    set(&info, "verifyMs", &v.verify_ms.into());
+    set(&info, "parseMs", &parse_ms.into());
+    set(&info, "planMs", &plan_ms.into());
+    info
+}

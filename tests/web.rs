@@ -1,0 +1,296 @@
+//! Browser tests: the JS-facing API in real headless Chrome and Firefox
+//! (`wasm-pack test --headless --chrome --firefox --release`, run by `./build.sh test`).
+//! Models are fetched over HTTP from the test runner's server, which serves the crate root.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::*;
+use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use webinfer::web::types::{Feeds, ModelSource, SessionOptions};
+use webinfer::web::{clear_model_cache, Session};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(module = "/tests/web/helpers.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = toFeeds)]
+    fn to_feeds(inputs: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = toNumbers)]
+    fn to_numbers(array_like: &JsValue) -> Vec<f64>;
+    #[wasm_bindgen(js_name = fetchJson, catch)]
+    async fn fetch_json(url: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = fetchBytes, catch)]
+    async fn fetch_bytes(url: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = cacheHas)]
+    async fn cache_has(sha256: &str) -> JsValue;
+    #[wasm_bindgen(js_name = progressRecorder)]
+    fn progress_recorder() -> JsValue;
+    #[wasm_bindgen(js_name = stubOrigin)]
+    fn stub_origin(prefix: &str, bytes: &Uint8Array, chunks: u32, fail_after: Option<u32>);
+}
+
+const FP32_SHA256: &str = "0fe86c30ecd5e32cb0e432b77378695eac6f4c65429e55b08c686ef6ae324dea";
+const INT8_SHA256: &str = "b0fabf04fce87c6c4daaa0d9a0e53aeb725d20523e216648478ac5b4b750e687";
+
+fn model_url(name: &str) -> String {
+    format!("/{FIXTURES}/models/{name}.onnx")
+}
+
+fn get(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &key.into()).unwrap()
+}
+
+fn options(pairs: &[(&str, JsValue)]) -> Option<SessionOptions> {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &(*k).into(), v).unwrap();
+    }
+    Some(o.unchecked_into())
+}
+
+async fn create(source: impl Into<JsValue>, options: Option<SessionOptions>) -> Result<Session, String> {
+    Session::create(source.into().unchecked_into::<ModelSource>(), options).await.map_err(message)
+}
+
+fn message(e: impl Into<JsValue>) -> String {
+    let value: JsValue = e.into();
+    let error: &js_sys::Error = value.dyn_ref().expect("failures reach JS as Error objects");
+    String::from(error.message())
+}
+
+fn run(session: &mut Session, feeds: JsValue) -> Result<JsValue, String> {
+    session.run(feeds.unchecked_into::<Feeds>()).map(Into::into).map_err(message)
+}
+
+async fn bytes(url: &str) -> Uint8Array {
+    fetch_bytes(url).await.unwrap().unchecked_into()
+}
+
+fn assert_contains(text: &str, part: &str) {
+    assert!(text.contains(part), "expected `{part}` in: {text}");
+}
+
+/// Compares every output of one recorded onnxruntime case.
+fn check_case(label: &str, outputs: &JsValue, case: &JsValue, tolerance: f64) {
+    let expected = get(case, "outputs");
+    let names = Object::keys(expected.unchecked_ref::<Object>());
+    assert_eq!(Object::keys(outputs.unchecked_ref::<Object>()).length(), names.length(), "{label}: output count");
+    for name in names.iter() {
+        let name = name.as_string().unwrap();
+        let (want, got) = (get(&expected, &name), get(outputs, &name));
+        let label = format!("{label} output {name}");
+        assert_eq!(get(&got, "type"), get(&want, "type"), "{label}: type");
+        assert_eq!(to_numbers(&get(&got, "dims")), to_numbers(&get(&want, "dims")), "{label}: dims");
+        assert_close(&label, &to_numbers(&get(&want, "data")), &to_numbers(&get(&got, "data")), tolerance);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn fixtures_from_urls_match_onnxruntime() {
+    for name in ["conv_f32", "qdq_int8", "dynamic_batch", "dtypes"] {
+        let expected = fetch_json(&format!("/{FIXTURES}/expected/{name}.json")).await.unwrap();
+        let mut session = create(model_url(name), None).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let cases: Array = get(&expected, "cases").unchecked_into();
+        // One session for all cases: the plan's state is reused between runs.
+        for (i, case) in cases.iter().enumerate() {
+            let outputs = run(&mut session, to_feeds(&get(&case, "inputs"))).unwrap_or_else(|e| panic!("{name}: {e}"));
+            check_case(&format!("{name} case {i}"), &outputs, &case, tolerance(name));
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn describes_inputs_and_outputs() {
+    let session = create(model_url("dynamic_batch"), None).await.unwrap();
+    assert_eq!(Array::from(&session.input_names()).to_vec(), [JsValue::from("x")]);
+    assert_eq!(Array::from(&session.output_names()).to_vec(), [JsValue::from("y")]);
+    let x = Array::from(&session.inputs()).get(0);
+    assert_eq!(get(&x, "type"), "float32");
+    assert_eq!(Array::from(&get(&x, "dims")).to_vec(), [JsValue::from("batch"), JsValue::from(8)]);
+
+    let shapes = Object::new();
+    Reflect::set(&shapes, &"x".into(), &Array::of2(&2.into(), &8.into())).unwrap();
+    let pinned = create(model_url("dynamic_batch"), options(&[("inputShapes", shapes.into())])).await.unwrap();
+    let x = Array::from(&pinned.inputs()).get(0);
+    assert_eq!(to_numbers(&get(&x, "dims")), [2.0, 8.0]);
+}
+
+#[wasm_bindgen_test]
+async fn bytes_sources_work_and_are_verified() {
+    let data = bytes(&model_url("conv_f32")).await;
+    let digest = webinfer::engine::digest::sha256_hex(&data.to_vec());
+    create(data.clone(), options(&[("sha256", digest.as_str().into())])).await.unwrap();
+    let session = create(data.buffer(), None).await.unwrap();
+    assert_eq!(get(&session.load_info().into(), "source"), "bytes");
+    let err = create(data, options(&[("sha256", "0".repeat(64).into())])).await.err().unwrap();
+    assert_contains(&err, "sha256 mismatch for the model bytes");
+}
+
+#[wasm_bindgen_test]
+async fn digest_mismatch_is_rejected_and_nothing_is_cached() {
+    clear_model_cache().await.unwrap();
+    let wrong = "ab".repeat(32);
+    let err = create(model_url("conv_f32"), options(&[("sha256", wrong.as_str().into())])).await.err().unwrap();
+    assert_contains(&err, &format!("sha256 mismatch for {}: expected {wrong}, got ", model_url("conv_f32")));
+    assert_contains(&err, "it was not parsed and not cached");
+    assert!(!cache_has(&wrong).await.is_truthy(), "a mismatching download was cached");
+}
+
+#[wasm_bindgen_test]
+async fn second_load_comes_from_the_cache_without_a_request() {
+    clear_model_cache().await.unwrap();
+    let data = bytes(&model_url("conv_f32")).await;
+    let digest = webinfer::engine::digest::sha256_hex(&data.to_vec());
+    let first = create(model_url("conv_f32"), options(&[("sha256", digest.as_str().into())])).await.unwrap();
+    assert_eq!(get(&first.load_info().into(), "source"), "network");
+    assert!(cache_has(&digest).await.is_truthy(), "verified model was not cached");
+
+    // Same digest, a URL that does not exist: only the cache can satisfy it.
+    let recorder = progress_recorder();
+    let opts = options(&[("sha256", digest.as_str().into()), ("onProgress", get(&recorder, "onProgress"))]);
+    let mut second = create("/no/such/model.onnx", opts).await.unwrap();
+    let info: JsValue = second.load_info().into();
+    assert_eq!(get(&info, "source"), "cache");
+    assert_eq!(get(&info, "bytes").as_f64(), Some(data.length() as f64));
+    let size = data.length() as f64;
+    let calls: Vec<Vec<f64>> = Array::from(&get(&recorder, "calls")).iter().map(|c| to_numbers(&c)).collect();
+    assert_eq!(calls, [vec![size, size]], "a cache hit reports itself as complete");
+
+    let case = get(&fetch_json(&format!("/{FIXTURES}/expected/conv_f32.json")).await.unwrap(), "cases");
+    let case = Array::from(&case).get(0);
+    let outputs = run(&mut second, to_feeds(&get(&case, "inputs"))).unwrap();
+    check_case("cached conv_f32", &outputs, &case, tolerance("conv_f32"));
+
+    // With caching off, the same load must go to the network (and fail on that URL).
+    let opts = options(&[("sha256", digest.as_str().into()), ("cache", false.into())]);
+    let err = create("/no/such/model.onnx", opts).await.err().unwrap();
+    assert_contains(&err, "could not fetch /no/such/model.onnx: HTTP 404");
+}
+
+#[wasm_bindgen_test]
+async fn progress_is_reported_while_streaming() {
+    let data = bytes(&model_url("conv_f32")).await;
+    stub_origin("/stub/progress/", &data, 3, None);
+    let recorder = progress_recorder();
+    let session = create("/stub/progress/conv.onnx", options(&[("onProgress", get(&recorder, "onProgress"))])).await.unwrap();
+    assert_eq!(get(&session.load_info().into(), "source"), "network");
+    let calls: Vec<Vec<f64>> = Array::from(&get(&recorder, "calls")).iter().map(|c| to_numbers(&c)).collect();
+    let total = data.length() as f64;
+    let chunk = (total / 3.0).ceil();
+    assert_eq!(calls, [vec![chunk, total], vec![2.0 * chunk, total], vec![total, total]]);
+}
+
+#[wasm_bindgen_test]
+async fn interrupted_download_is_an_error_and_nothing_is_cached() {
+    clear_model_cache().await.unwrap();
+    let data = bytes(&model_url("conv_f32")).await;
+    let digest = webinfer::engine::digest::sha256_hex(&data.to_vec());
+    stub_origin("/stub/cut/", &data, 4, Some(2));
+    let err = create("/stub/cut/conv.onnx", options(&[("sha256", digest.as_str().into())])).await.err().expect("a cut download loaded");
+    let half = 2.0 * (data.length() as f64 / 4.0).ceil();
+    assert_contains(&err, &format!("download of /stub/cut/conv.onnx was interrupted after {half} of {} bytes", data.length()));
+    assert!(!cache_has(&digest).await.is_truthy(), "a partial download was cached");
+}
+
+#[wasm_bindgen_test]
+async fn bad_models_and_sources_are_clear_errors() {
+    let err = create(model_url("unsupported_op"), None).await.err().unwrap();
+    assert_contains(&err, "unsupported operator `Det` (node `determinant`)");
+
+    let data = bytes(&model_url("conv_f32")).await;
+    let err = create(data.subarray(0, data.length() / 2), None).await.err().unwrap();
+    assert_contains(&err, "not a valid ONNX model");
+
+    let err = create("/no/such/model.onnx", None).await.err().unwrap();
+    assert_eq!(err, "could not fetch /no/such/model.onnx: HTTP 404 Not Found");
+
+    let err = create(42, None).await.err().unwrap();
+    assert_contains(&err, "a model source must be a URL");
+
+    let err = create(model_url("conv_f32"), options(&[("sha265", "x".into())])).await.err().unwrap();
+    assert_contains(&err, "unknown option `sha265`");
+    let err = create(model_url("conv_f32"), options(&[("sha256", "abc".into())])).await.err().unwrap();
+    assert_contains(&err, "options.sha256 must be the model's sha256 as 64 hex digits");
+    let err = create(model_url("conv_f32"), options(&[("cache", true.into())])).await.err().unwrap();
+    assert_contains(&err, "options.cache needs options.sha256");
+}
+
+#[wasm_bindgen_test]
+async fn errors_do_not_poison_the_session() {
+    let mut session = create(model_url("conv_f32"), None).await.unwrap();
+    let case = Array::from(&get(&fetch_json(&format!("/{FIXTURES}/expected/conv_f32.json")).await.unwrap(), "cases")).get(0);
+    let good = to_feeds(&get(&case, "inputs"));
+    let image = get(&good, "image");
+    let feeds = |name: &str, tensor: JsValue| -> JsValue {
+        let o = Object::new();
+        Reflect::set(&o, &name.into(), &tensor).unwrap();
+        o.into()
+    };
+    let tensor = |data: JsValue, dims: &[u32], ty: Option<&str>| -> JsValue {
+        let t = Object::new();
+        Reflect::set(&t, &"data".into(), &data).unwrap();
+        Reflect::set(&t, &"dims".into(), &dims.iter().map(|&d| JsValue::from(d)).collect::<Array>()).unwrap();
+        if let Some(ty) = ty {
+            Reflect::set(&t, &"type".into(), &ty.into()).unwrap();
+        }
+        t.into()
+    };
+    let f32s = |n: u32| -> JsValue { Float32Array::new_with_length(n).into() };
+    let bad: Vec<(JsValue, &str)> = vec![
+        (feeds("img", image.clone()), "unknown input `img`; the model's inputs are: image"),
+        (Object::new().into(), "missing input `image`"),
+        (feeds("image", tensor(js_sys::Int32Array::new_with_length(768).into(), &[1, 3, 16, 16], None)), "input `image` expects float32 data but got int32"),
+        (feeds("image", tensor(f32s(768), &[3, 16, 16], None)), "input `image` expects shape [1,3,16,16] but got dims [3,16,16]"),
+        (feeds("image", tensor(f32s(767), &[1, 3, 16, 16], None)), "input `image` has dims [1,3,16,16] (768 elements) but its data holds 767 elements"),
+        (feeds("image", tensor(Array::new().into(), &[1, 3, 16, 16], None)), "data must be a Float32Array, Int8Array, Uint8Array, Int32Array or BigInt64Array, got a plain Array"),
+        (feeds("image", tensor(f32s(768), &[1, 3, 16, 16], Some("int8"))), "type 'int8' does not match its data (Float32Array)"),
+        (feeds("image", tensor(f32s(768), &[1, 3, 16, 16], Some("float64"))), "unknown type 'float64'"),
+        (feeds("image", 7.into()), "feed `image` must be an object"),
+        (JsValue::NULL, "feeds must be an object"),
+    ];
+    for (feeds, expected) in bad {
+        let err = run(&mut session, feeds).err().unwrap_or_else(|| panic!("no error for: {expected}"));
+        assert_contains(&err, expected);
+        // The same session still gives onnxruntime's answer after each error.
+        let outputs = run(&mut session, good.clone()).unwrap();
+        check_case("after error", &outputs, &case, tolerance("conv_f32"));
+    }
+}
+
+/// EfficientNet-Lite0 (../shared/models, served from target/reference-models by build.sh):
+/// fp32 logits within 1e-3 of onnxruntime's, int8 QDQ with the same top-1, on six real photos.
+#[wasm_bindgen_test]
+async fn efficientnet_lite0_matches_onnxruntime() {
+    let reference = fetch_json(&format!("/{FIXTURES}/expected/efficientnet_lite0.json")).await.unwrap();
+    for (kind, sha256) in [("fp32", FP32_SHA256), ("int8", INT8_SHA256)] {
+        let file = get(&get(&reference, "models"), kind).as_string().unwrap();
+        let recorder = progress_recorder();
+        let opts = options(&[("sha256", sha256.into()), ("cache", false.into()), ("onProgress", get(&recorder, "onProgress"))]);
+        let mut session = create(format!("/{REFERENCE_MODELS_SERVED}/{file}"), opts).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let calls = Array::from(&get(&recorder, "calls"));
+        let last = to_numbers(&calls.get(calls.length() - 1));
+        assert_eq!(Some(last[0]), get(&session.load_info().into(), "bytes").as_f64(), "{kind}: final progress");
+
+        for photo in Array::from(&get(&reference, "photos")).iter() {
+            let pixels: Uint8Array = fetch_bytes(&format!("/{FIXTURES}/{}", get(&photo, "pixels").as_string().unwrap())).await.unwrap().unchecked_into();
+            let input = Float32Array::from(&lite0_input(&pixels.to_vec())[..]);
+            let feed = Object::new();
+            Reflect::set(&feed, &"data".into(), &input).unwrap();
+            Reflect::set(&feed, &"dims".into(), &[1, 3, 224, 224].iter().map(|&d| JsValue::from(d)).collect::<Array>()).unwrap();
+            let feeds = Object::new();
+            Reflect::set(&feeds, &"input".into(), &feed).unwrap();
+            let outputs = run(&mut session, feeds.into()).unwrap();
+            let got = to_numbers(&get(&get(&outputs, "logits"), "data"));
+            let want = to_numbers(&get(&photo, &format!("{kind}_logits")));
+            let label = format!("lite0 {kind} {}", get(&photo, "name").as_string().unwrap());
+            match kind {
+                "fp32" => assert_close(&label, &want, &got, 1e-3),
+                _ => assert_same_top1(&label, &want, &got),
+            }
+        }
+    }
+}

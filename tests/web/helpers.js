@@ -1,0 +1,79 @@
+// Browser-side helpers for tests/web.rs, written the way a page would use the API.
+
+const TYPED = { float32: Float32Array, int8: Int8Array, uint8: Uint8Array, int32: Int32Array, bool: Uint8Array };
+
+/** Expected-output JSON inputs ({ type, dims, data: number[] }) as feeds a web developer would pass. */
+export function toFeeds(inputs) {
+  const feeds = {};
+  for (const [name, t] of Object.entries(inputs)) {
+    const data = t.type === 'int64' ? BigInt64Array.from(t.data, BigInt) : TYPED[t.type].from(t.data);
+    feeds[name] = t.type === 'bool' ? { type: 'bool', data, dims: t.dims } : { data, dims: t.dims };
+  }
+  return feeds;
+}
+
+export function toNumbers(arrayLike) {
+  return Array.from(arrayLike, Number);
+}
+
+export async function fetchJson(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.json();
+}
+
+export async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+export async function cacheHas(sha256) {
+  const cache = await caches.open('webinfer-models-v1');
+  return (await cache.match(`https://webinfer.invalid/sha256/${sha256}`)) !== undefined;
+}
+
+/** Records onProgress calls as [loaded, total] pairs. */
+export function progressRecorder() {
+  const calls = [];
+  const onProgress = (loaded, total) => calls.push([loaded, total === undefined ? -1 : total]);
+  return { onProgress, calls };
+}
+
+// A controllable origin for failure cases the static test server cannot produce. Responses for
+// URLs under a registered prefix come from a real browser ReadableStream that delivers `bytes`
+// in `chunks` pieces and, when `failAfter` is set, errors after that many chunks (a connection
+// reset mid-body). Other URLs go to the real network. Each test registers its own prefix, so
+// tests running side by side cannot disturb each other.
+const realFetch = globalThis.fetch.bind(globalThis);
+const stubs = new Map();
+
+globalThis.fetch = (input, init) => {
+  const url = String(input);
+  for (const [prefix, stub] of stubs) {
+    if (url.startsWith(prefix)) return Promise.resolve(stubResponse(stub));
+  }
+  return realFetch(input, init);
+};
+
+function stubResponse({ bytes, chunks, failAfter }) {
+  const size = Math.ceil(bytes.length / chunks);
+  let sent = 0;
+  const body = new ReadableStream({
+    pull(controller) {
+      if (failAfter !== undefined && sent >= failAfter) {
+        controller.error(new TypeError('network error (connection reset)'));
+      } else if (sent * size >= bytes.length) {
+        controller.close();
+      } else {
+        controller.enqueue(bytes.slice(sent * size, (sent + 1) * size));
+        sent += 1;
+      }
+    },
+  });
+  return new Response(body, { headers: { 'content-length': String(bytes.length) } });
+}
+
+export function stubOrigin(prefix, bytes, chunks, failAfter) {
+  stubs.set(prefix, { bytes, chunks, failAfter });
+}
