@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# webinfer's one entry point.
+#
+#   ./build.sh          build the release wasm package (ES module, --target web, SIMD) into pkg/
+#   ./build.sh test     run every test: native engine tests, then the browser suite in headless
+#                       Chrome and Firefox
+#
+# Both install what is missing first (tools/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# Until the model pipeline builds EfficientNet-Lite0 in-tree, the reference copy comes from here.
+REFERENCE_MODELS=${WEBINFER_REFERENCE_MODELS:-$ROOT/../shared/models}
+
+say() { printf '[build] %s\n' "$*" >&2; }
+
+build_pkg() {
+  # LTO and one codegen unit make the shipped wasm smaller and faster; strip drops the 1.5 MB
+  # name section. Set here, not in Cargo.toml, so native test builds stay quick.
+  # No wasm-opt: see Cargo.toml [package.metadata.wasm-pack] and the README.
+  CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+    CARGO_PROFILE_RELEASE_STRIP=true CARGO_PROFILE_RELEASE_PANIC=abort \
+    wasm-pack build --release --target web --out-dir pkg --out-name webinfer
+  local wasm=pkg/webinfer_bg.wasm
+  say "pkg/ ready: $(stat -c %s "$wasm") bytes wasm, $(gzip -9 -c "$wasm" | wc -c) gzip, $(brotli -q 11 -c "$wasm" | wc -c) brotli"
+}
+
+# Copies the reference models under target/ (the browser test server only serves the crate
+# root) after checking their digests, so a wrong file fails here with a clear message.
+stage_reference_models() {
+  local dest=target/reference-models
+  mkdir -p "$dest"
+  while read -r sha file; do
+    [ -f "$REFERENCE_MODELS/$file" ] || {
+      say "missing $REFERENCE_MODELS/$file (set WEBINFER_REFERENCE_MODELS to the folder holding it)"
+      exit 1
+    }
+    cp "$REFERENCE_MODELS/$file" "$dest/$file"
+    echo "$sha  $dest/$file" | sha256sum --check --quiet
+  done <<'LIST'
+0fe86c30ecd5e32cb0e432b77378695eac6f4c65429e55b08c686ef6ae324dea efficientnet-lite0-fp32.onnx
+b0fabf04fce87c6c4daaa0d9a0e53aeb725d20523e216648478ac5b4b750e687 efficientnet-lite0-int8-qdq.onnx
+LIST
+}
+
+run_tests() {
+  stage_reference_models
+  say "native engine tests"
+  WEBINFER_REFERENCE_MODELS=$ROOT/target/reference-models cargo test --release --locked
+  say "browser tests (headless Chrome and Firefox)"
+  CHROMEDRIVER=${CHROMEDRIVER:-$(command -v chromedriver)} \
+    GECKODRIVER=${GECKODRIVER:-$(command -v geckodriver)} \
+    WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-600} \
+    wasm-pack test --headless --chrome --firefox --release -- --locked
+}
+
+tools/setup.sh
+case "${1:-build}" in
+  build) build_pkg ;;
+  test) run_tests ;;
+  *) echo "usage: ./build.sh [build|test]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what building and testing webinfer needs, skipping what is already there:
+# the wasm32 target, wasm-pack, Chromium + chromedriver, Firefox + geckodriver.
+# Safe to re-run; build.sh calls it before every build and test.
+set -euo pipefail
+
+WASM_PACK_VERSION=0.15.1
+GECKODRIVER_VERSION=0.37.1
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! wasm-pack --version 2>/dev/null | grep -q "$WASM_PACK_VERSION"; then
+  say "installing wasm-pack $WASM_PACK_VERSION (about 2 minutes)"
+  cargo install --locked --quiet wasm-pack --version "$WASM_PACK_VERSION"
+fi
+
+need_apt=()
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+command -v firefox >/dev/null || need_apt+=(firefox-esr)
+command -v brotli >/dev/null || need_apt+=(brotli)
+if ((${#need_apt[@]})); then
+  say "installing ${need_apt[*]} from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if ! geckodriver --version 2>/dev/null | grep -q "$GECKODRIVER_VERSION"; then
+  say "installing geckodriver $GECKODRIVER_VERSION"
+  cargo install --locked --quiet geckodriver --version "$GECKODRIVER_VERSION"
+fi
