@@ -2,8 +2,8 @@
 # webinfer's one entry point.
 #
 #   ./build.sh          build the release wasm package (ES module, --target web, SIMD) into pkg/
-#   ./build.sh test     run every test: native engine tests, then the browser suite in headless
-#                       Chrome and Firefox
+#   ./build.sh test     run every test: native engine and CLI tests, then the browser suite in
+#                       headless Chrome and in headless Firefox
 #
 # Both install what is missing first (tools/setup.sh).
 set -euo pipefail
@@ -47,13 +47,23 @@ LIST
 
 run_tests() {
   stage_reference_models
-  say "native engine tests"
-  WEBINFER_REFERENCE_MODELS=$ROOT/target/reference-models cargo test --release --locked
-  say "browser tests (headless Chrome and Firefox)"
-  CHROMEDRIVER=${CHROMEDRIVER:-$(command -v chromedriver)} \
-    GECKODRIVER=${GECKODRIVER:-$(command -v geckodriver)} \
-    WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-600} \
-    wasm-pack test --headless --chrome --firefox --release -- --locked
+  local log=target/test-output.log
+  : > "$log"
+  say "native tests: engine and CLI"
+  WEBINFER_REFERENCE_MODELS=$ROOT/target/reference-models \
+    cargo test --release --locked --workspace --tests 2>&1 | tee -a "$log"
+  # One browser per invocation: wasm-pack 0.15.1 given --chrome --firefox together ran
+  # Firefox twice and Chrome never. The second run reuses the first one's build.
+  local browser
+  for browser in chrome firefox; do
+    say "browser tests in headless $browser"
+    CHROMEDRIVER=${CHROMEDRIVER:-$(command -v chromedriver)} \
+      GECKODRIVER=${GECKODRIVER:-$(command -v geckodriver)} \
+      WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-600} \
+      wasm-pack test --headless "--$browser" --release -- --locked --tests 2>&1 | tee -a "$log"
+  done
+  # One closing line over every suite (each runner prints its own, some of them empty).
+  awk '/^test result:/ { passed += $4; failed += $6 } END { printf "webinfer: %d passed, %d failed\n", passed, failed }' "$log"
 }
 
 tools/setup.sh

@@ -9,4 +9,4 @@ pub mod engine;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
-pub use engine::{DType, Dim, Error, Model, Plan, Result, Tensor, TensorData, TensorInfo};
+pub use engine::{inspect, DType, Dim, Error, Inspection, Model, Plan, Result, Tensor, TensorData, TensorInfo};

@@ -6,11 +6,13 @@
 
 pub mod digest;
 mod error;
+mod inspect;
 mod model;
 mod plan;
 mod tensor;
 
 pub use error::{Error, Result};
+pub use inspect::{inspect, Inspection, UnsupportedNode};
 pub use model::{Dim, Model, TensorInfo};
 pub use plan::Plan;
 pub use tensor::{DType, Tensor, TensorData};

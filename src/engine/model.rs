@@ -6,9 +6,9 @@ use std::fmt;
 use tract_onnx::pb::{tensor_proto::DataType, tensor_shape_proto::dimension, type_proto, ValueInfoProto};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::{Factoid, InferenceNode};
-use tract_onnx::tract_hir::ops::unimpl::UnimplementedOp;
 
 use super::error::{Error, Result};
+use super::inspect::{parse_proto, unsupported_nodes};
 use super::plan::Plan;
 use super::tensor::datum_name;
 
@@ -78,7 +78,7 @@ pub(crate) fn typed_info(name: String, fact: &TypedFact) -> TensorInfo {
 
 /// An output as the ONNX file declares it (tract ignores declared output shapes for analysis,
 /// so they are read from the protobuf).
-fn declared_info(value: &ValueInfoProto) -> TensorInfo {
+pub(crate) fn declared_info(value: &ValueInfoProto) -> TensorInfo {
     let Some(type_proto::Value::TensorType(t)) = value.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
         return TensorInfo::new(value.name.clone(), None, None);
     };
@@ -160,19 +160,13 @@ impl Model {
     /// Parses ONNX bytes. Fails on anything that is not a well-formed ONNX model, and on models
     /// using an operator tract lacks, naming the first such op and its node.
     pub fn load(bytes: &[u8]) -> Result<Model> {
-        if bytes.is_empty() {
-            return Err(Error::InvalidModel { reason: "the model is empty (0 bytes)".into() });
-        }
         let onnx = tract_onnx::onnx();
-        let proto = onnx.proto_model_for_read(&mut &*bytes).map_err(Error::invalid_model)?;
+        let proto = parse_proto(&onnx, bytes)?;
+        if let Some(first) = unsupported_nodes(&onnx, &proto).into_iter().next() {
+            return Err(Error::UnsupportedOp { op: first.op, node: first.node });
+        }
         let outputs = proto.graph.as_ref().map(|g| g.output.iter().map(declared_info).collect()).unwrap_or_default();
         let graph = onnx.model_for_proto_model(&proto).map_err(Error::invalid_model)?;
-        if let Some(node) = graph.nodes().iter().find(|n| n.op_is::<UnimplementedOp>()) {
-            // The op's name() is `Unimplemented(<onnx op_type>)`.
-            let full = node.op.name();
-            let op = full.strip_prefix("Unimplemented(").and_then(|s| s.strip_suffix(')')).unwrap_or(&full);
-            return Err(Error::UnsupportedOp { op: op.to_string(), node: node.name.clone() });
-        }
         refuse_known_miscompilations(&graph)?;
         Ok(Model { graph, outputs })
     }
