@@ -2,8 +2,8 @@
 # webinfer's one entry point.
 #
 #   ./build.sh          build the release wasm package (ES module, --target web, SIMD) into pkg/
-#   ./build.sh test     run every test: native engine and CLI tests, then the browser suite in
-#                       headless Chrome and in headless Firefox
+#   ./build.sh test     run every test: native engine and CLI tests, the browser suite in
+#                       headless Chrome and in headless Firefox, then the model tool tests
 #
 # Both install what is missing first (tools/setup.sh).
 set -euo pipefail
@@ -62,8 +62,13 @@ run_tests() {
       WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-600} \
       wasm-pack test --headless "--$browser" --release -- --locked --tests 2>&1 | tee -a "$log"
   done
+  say "model tool tests (pytest)"
+  WEBINFER_REFERENCE_MODELS=$ROOT/target/reference-models \
+    python3 -m pytest -q -p no:cacheprovider tools/models 2>&1 | tee -a "$log"
   # One closing line over every suite (each runner prints its own, some of them empty).
-  awk '/^test result:/ { passed += $4; failed += $6 } END { printf "webinfer: %d passed, %d failed\n", passed, failed }' "$log"
+  awk '/^test result:/ { passed += $4; failed += $6 }
+       /^[0-9]+ passed/ { passed += $1 }
+       END { printf "webinfer: %d passed, %d failed\n", passed, failed }' "$log"
 }
 
 tools/setup.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing webinfer needs, skipping what is already there:
-# the wasm32 target, wasm-pack, Chromium + chromedriver, Firefox + geckodriver.
+# the wasm32 target, wasm-pack, Chromium + chromedriver, Firefox + geckodriver, and the pinned
+# Python packages of tools/requirements.txt.
 # Safe to re-run; build.sh calls it before every build and test.
 set -euo pipefail
 
@@ -37,3 +38,7 @@ if ! geckodriver --version 2>/dev/null | grep -q "$GECKODRIVER_VERSION"; then
   say "installing geckodriver $GECKODRIVER_VERSION"
   cargo install --locked --quiet geckodriver --version "$GECKODRIVER_VERSION"
 fi
+
+# Pinned versions already present are "already satisfied": no download, about a second.
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+  -r "$(dirname "$0")/requirements.txt"
