@@ -46,14 +46,7 @@ fn tensor(json: &Value) -> Tensor {
 }
 
 fn as_f64(t: &Tensor) -> Vec<f64> {
-    match &t.data {
-        TensorData::F32(v) => v.iter().map(|&x| x as f64).collect(),
-        TensorData::I8(v) => v.iter().map(|&x| x as f64).collect(),
-        TensorData::U8(v) => v.iter().map(|&x| x as f64).collect(),
-        TensorData::I32(v) => v.iter().map(|&x| x as f64).collect(),
-        TensorData::I64(v) => v.iter().map(|&x| x as f64).collect(),
-        TensorData::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
-    }
+    t.data.to_f64()
 }
 
 fn feeds(case: &Value) -> Vec<(String, Tensor)> {

@@ -156,27 +156,16 @@ fn inspection_json(report: &Inspection) -> Value {
     })
 }
 
-fn values(t: &Tensor) -> Vec<f64> {
-    match &t.data {
-        TensorData::F32(v) => v.iter().map(|&x| x as f64).collect(),
-        TensorData::I8(v) => v.iter().map(|&x| x as f64).collect(),
-        TensorData::U8(v) => v.iter().map(|&x| x as f64).collect(),
-        TensorData::I32(v) => v.iter().map(|&x| x as f64).collect(),
-        TensorData::I64(v) => v.iter().map(|&x| x as f64).collect(),
-        TensorData::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
-    }
-}
-
 fn tensor_json(t: &Tensor) -> Value {
     let data: Vec<Value> = match &t.data {
         TensorData::I64(v) => v.iter().map(|&x| json!(x)).collect(),
-        _ => values(t).into_iter().map(|x| json!(x)).collect(),
+        _ => t.data.to_f64().into_iter().map(|x| json!(x)).collect(),
     };
     json!({ "type": t.dtype().name(), "dims": t.dims, "data": data })
 }
 
 fn summary(t: &Tensor) -> String {
-    let v = values(t);
+    let v = t.data.to_f64();
     let dims: Vec<String> = t.dims.iter().map(|d| d.to_string()).collect();
     if v.is_empty() {
         return format!("{} [{}] (empty)", t.dtype(), dims.join(","));

@@ -90,8 +90,9 @@ fn check_one<'a>(info: &'a TensorInfo, tensor: &Tensor, symbols: &mut HashMap<&'
     }
     let wrong_shape =
         || Error::WrongShape { input: info.name.clone(), expected: info.shape_string(), got: tensor.dims.clone() };
-    let dims = info.dims.as_deref().unwrap_or_default();
-    if dims.len() != tensor.dims.len() {
+    // An input whose rank the model leaves open takes any shape; tract checks it while running.
+    let dims = info.dims.as_deref().unwrap_or(&[]);
+    if info.dims.is_some() && dims.len() != tensor.dims.len() {
         return Err(wrong_shape());
     }
     for (dim, &size) in dims.iter().zip(&tensor.dims) {

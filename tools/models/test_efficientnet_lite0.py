@@ -9,7 +9,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from efficientnet_lite0 import Builder, fetch_weights, same_pads
+from efficientnet_lite0 import same_pads
 from torch_pickle import load_state_dict
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -18,12 +18,8 @@ PHOTOS = ROOT / "tests" / "fixtures" / "photos"
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("lite0")
-    model = Builder(load_state_dict(fetch_weights(str(tmp)))).model()
-    path = tmp / "lite0.onnx"
-    path.write_bytes(model.SerializeToString())
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+def built(lite0_fp32):
+    return ort.InferenceSession(str(lite0_fp32), providers=["CPUExecutionProvider"])
 
 
 def test_same_padding_matches_tensorflow():
