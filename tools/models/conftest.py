@@ -8,6 +8,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from efficientnet_lite0 import Builder, fetch_weights  # noqa: E402
 from torch_pickle import load_state_dict  # noqa: E402
+import sample_images  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +18,9 @@ def lite0_fp32(tmp_path_factory):
     path = tmp / "lite0-fp32.onnx"
     path.write_bytes(Builder(load_state_dict(fetch_weights(str(tmp)))).model().SerializeToString())
     return path
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory):
+    """Natural photos from the scikit-image wheel."""
+    return sample_images.extract(tmp_path_factory.mktemp("photos"))

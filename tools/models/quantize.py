@@ -60,12 +60,12 @@ def crops(image, count, rng, spec=PREPROCESS):
     return out
 
 
-def calibration_inputs(folder, crops_per_image=8, seed=0):
+def calibration_inputs(folder, crops_per_image=8, seed=0, spec=PREPROCESS):
     rng = np.random.default_rng(seed)
     files = sorted(p for p in pathlib.Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise SystemExit(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    return [x for f in files for x in crops(Image.open(f), crops_per_image, rng)]
+    return [x for f in files for x in crops(Image.open(f), crops_per_image, rng, spec)]
 
 
 class _Reader(CalibrationDataReader):
