@@ -189,17 +189,20 @@ fn mismatched_dynamic_dims_are_rejected() {
     assert_eq!(err.to_string(), "input `x` expects shape [batch,8] but got dims [2,7]");
 }
 
-/// EfficientNet-Lite0 from ../shared/models (see tests/common): fp32 logits within 1e-3 of
+/// EfficientNet-Lite0 as the project builds it (`./build.sh model`): fp32 logits within 1e-3 of
 /// onnxruntime's, int8 QDQ with the same top-1, on the six reference photos.
 #[test]
 fn efficientnet_lite0_matches_onnxruntime() {
-    let dir = std::env::var("WEBINFER_REFERENCE_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/models"));
     let reference = expected("efficientnet_lite0");
     for kind in ["fp32", "int8"] {
-        let file = dir.join(reference["models"][kind].as_str().unwrap());
-        let mut plan = Model::load(&read(file)).unwrap().plan().unwrap();
+        let model = &reference["models"][kind];
+        let bytes = read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(model["url"].as_str().unwrap()));
+        assert_eq!(
+            webinfer::engine::digest::sha256_hex(&bytes),
+            model["sha256"].as_str().unwrap(),
+            "{kind}: the demo model build changed; re-run tests/fixtures/make_reference.py"
+        );
+        let mut plan = Model::load(&bytes).unwrap().plan().unwrap();
         for photo in reference["photos"].as_array().unwrap() {
             let pixels = read(fixture_path(photo["pixels"].as_str().unwrap()));
             let feed = Tensor::new(vec![1, 3, 224, 224], TensorData::F32(lite0_input(&pixels)));

@@ -5,10 +5,9 @@
 /// root the wasm-bindgen test server serves files from).
 pub const FIXTURES: &str = "tests/fixtures";
 
-/// Where the EfficientNet-Lite0 reference models are read from: `../shared/models` until the
-/// model pipeline builds them in-tree. The browser suite reads them through `build.sh test`,
-/// which copies them under `target/reference-models/` so the test server can serve them.
-pub const REFERENCE_MODELS_SERVED: &str = "target/reference-models";
+/// The demo manifest written by `./build.sh model` (which `./build.sh test` runs first). The
+/// EfficientNet-Lite0 expectations name the exact models (paths and sha256) they were made with.
+pub const DEMO_MANIFEST: &str = "target/demo-model/efficientnet-lite0.manifest.json";
 
 /// Largest absolute difference between two equally long sequences; panics on a length mismatch.
 pub fn max_abs_diff(label: &str, expected: &[f64], got: &[f64]) -> f64 {
