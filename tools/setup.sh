@@ -9,15 +9,17 @@ WASM_PACK_VERSION=0.15.1
 GECKODRIVER_VERSION=0.37.1
 
 say() { printf '[setup] %s\n' "$*" >&2; }
+# `tool --version | grep -q` would fail under pipefail when grep exits early; compare a capture.
+has_version() { [[ "$("$1" --version 2>/dev/null)" == *"$2"* ]]; }
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+if [[ "$(rustup target list --installed)" != *wasm32-unknown-unknown* ]]; then
   say "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
 fi
 
-if ! wasm-pack --version 2>/dev/null | grep -q "$WASM_PACK_VERSION"; then
+if ! has_version wasm-pack "$WASM_PACK_VERSION"; then
   say "installing wasm-pack $WASM_PACK_VERSION (about 2 minutes)"
   cargo install --locked --quiet wasm-pack --version "$WASM_PACK_VERSION"
 fi
@@ -34,7 +36,7 @@ if ((${#need_apt[@]})); then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-if ! geckodriver --version 2>/dev/null | grep -q "$GECKODRIVER_VERSION"; then
+if ! has_version geckodriver "$GECKODRIVER_VERSION"; then
   say "installing geckodriver $GECKODRIVER_VERSION"
   cargo install --locked --quiet geckodriver --version "$GECKODRIVER_VERSION"
 fi
