@@ -46,15 +46,23 @@ run_tests() {
   : > "$log"
   say "native tests: engine and CLI"
   cargo test --release --locked --workspace --tests 2>&1 | tee -a "$log"
-  # One browser per invocation: wasm-pack 0.15.1 given --chrome --firefox together ran
-  # Firefox twice and Chrome never. The second run reuses the first one's build.
-  local browser
+  # One browser per invocation, each with only its own driver variable: wasm-pack 0.15.1 given
+  # --chrome --firefox together, or --chrome with GECKODRIVER set, runs Firefox and never Chrome.
+  # The runner's banner is checked so a suite can never silently run in the wrong browser.
+  local browser name drop driver chromedriver geckodriver out
+  chromedriver=${CHROMEDRIVER:-$(command -v chromedriver)}
+  geckodriver=${GECKODRIVER:-$(command -v geckodriver)}
   for browser in chrome firefox; do
     say "browser tests in headless $browser"
-    CHROMEDRIVER=${CHROMEDRIVER:-$(command -v chromedriver)} \
-      GECKODRIVER=${GECKODRIVER:-$(command -v geckodriver)} \
-      WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-600} \
-      wasm-pack test --headless "--$browser" --release -- --locked 2>&1 | tee -a "$log"
+    out=target/test-$browser.log
+    case $browser in
+      chrome) name=Chrome drop=GECKODRIVER driver=CHROMEDRIVER=$chromedriver ;;
+      firefox) name=Firefox drop=CHROMEDRIVER driver=GECKODRIVER=$geckodriver ;;
+    esac
+    env -u "$drop" "$driver" WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}" \
+      wasm-pack test --headless "--$browser" --release -- --locked 2>&1 | tee "$out"
+    grep -q "Running headless tests in $name" "$out" || { say "the $browser suite did not run in $name"; exit 1; }
+    cat "$out" >> "$log"
   done
   say "model tool tests (pytest)"
   python3 -m pytest -q -p no:cacheprovider -rs tools/models 2>&1 | tee -a "$log"
