@@ -45,10 +45,6 @@ fn tensor(json: &Value) -> Tensor {
     Tensor::new(dims, data)
 }
 
-fn as_f64(t: &Tensor) -> Vec<f64> {
-    t.data.to_f64()
-}
-
 fn feeds(case: &Value) -> Vec<(String, Tensor)> {
     case["inputs"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), tensor(v))).collect()
 }
@@ -65,7 +61,7 @@ fn check_fixture(name: &str, plan: &mut Plan) {
             let label = format!("{name} case {i} output {out_name}");
             assert_eq!(got.dtype(), want.dtype(), "{label}: type");
             assert_eq!(got.dims, want.dims, "{label}: dims");
-            assert_close(&label, &as_f64(&want), &as_f64(got), tolerance(name));
+            assert_close(&label, &want.data.to_f64(), &got.data.to_f64(), tolerance(name));
         }
     }
 }
@@ -104,7 +100,7 @@ fn dynamic_batch_planned_for_a_fixed_size() {
     assert_eq!(plan.inputs()[0].shape_string(), "[3,8]");
     let case = &expected("dynamic_batch")["cases"][1];
     let out = plan.run(feeds(case)).unwrap();
-    assert_close("batch 3", &as_f64(&tensor(&case["outputs"]["y"])), &as_f64(&out[0].1), 1e-4);
+    assert_close("batch 3", &tensor(&case["outputs"]["y"]).data.to_f64(), &out[0].1.data.to_f64(), 1e-4);
     // Batch 5 no longer fits the pinned plan: a clear error, not a crash.
     let err = plan.run(feeds(&expected("dynamic_batch")["cases"][2])).unwrap_err();
     assert!(matches!(err, Error::WrongShape { .. }), "{err}");
@@ -178,7 +174,7 @@ fn bad_feeds_are_errors_and_the_plan_keeps_working() {
         assert_eq!(plan.run(feeds).unwrap_err().to_string(), message);
         // After each error the same plan still gives onnxruntime's answer.
         let out = plan.run(good.clone()).unwrap();
-        assert_close("after error", &as_f64(&tensor(&case["outputs"]["logits"])), &as_f64(&out[0].1), 1e-4);
+        assert_close("after error", &tensor(&case["outputs"]["logits"]).data.to_f64(), &out[0].1.data.to_f64(), 1e-4);
     }
 }
 
@@ -207,7 +203,7 @@ fn efficientnet_lite0_matches_onnxruntime() {
             let pixels = read(fixture_path(photo["pixels"].as_str().unwrap()));
             let feed = Tensor::new(vec![1, 3, 224, 224], TensorData::F32(lite0_input(&pixels)));
             let out = plan.run(vec![("input".into(), feed)]).unwrap();
-            let got = as_f64(&out[0].1);
+            let got = out[0].1.data.to_f64();
             let want: Vec<f64> = photo[format!("{kind}_logits")].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
             let label = format!("lite0 {kind} {}", photo["name"]);
             match kind {

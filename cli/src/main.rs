@@ -63,12 +63,17 @@ fn execute(args: Args) -> Result<ExitCode, String> {
     }
 }
 
-fn plan(bytes: &[u8], args: &Args) -> webinfer::Result<Plan> {
+/// Load, with the `--shape` overrides applied: everything before planning.
+fn load(bytes: &[u8], args: &Args) -> webinfer::Result<Model> {
     let mut model = Model::load(bytes)?;
     for (name, dims) in &args.shapes {
         model.set_input_shape(name, dims)?;
     }
-    model.plan()
+    Ok(model)
+}
+
+fn plan(bytes: &[u8], args: &Args) -> webinfer::Result<Plan> {
+    load(bytes, args)?.plan()
 }
 
 fn ms(since: Instant) -> f64 {
@@ -78,10 +83,7 @@ fn ms(since: Instant) -> f64 {
 /// Load, plan and first run once each; then `warmup` runs, then `runs` timed runs.
 fn bench(bytes: &[u8], args: &Args, runs: usize, warmup: usize) -> Result<Value, String> {
     let start = Instant::now();
-    let mut model = Model::load(bytes).map_err(|e| e.to_string())?;
-    for (name, dims) in &args.shapes {
-        model.set_input_shape(name, dims).map_err(|e| e.to_string())?;
-    }
+    let model = load(bytes, args).map_err(|e| e.to_string())?;
     let load_ms = ms(start);
     let start = Instant::now();
     let mut plan = model.plan().map_err(|e| e.to_string())?;

@@ -16,6 +16,16 @@ extern "C" {
     fn global_fetch(url: &str) -> Promise;
 }
 
+/// Calls the page's `onProgress(loaded, total?)`; a callback that throws fails the load.
+pub fn report_progress(progress: Option<&js_sys::Function>, loaded: u64, total: Option<u64>) -> Result<(), String> {
+    if let Some(f) = progress {
+        let total = total.map_or(JsValue::UNDEFINED, |t| JsValue::from_f64(t as f64));
+        f.call2(&JsValue::NULL, &JsValue::from_f64(loaded as f64), &total)
+            .map_err(|e| format!("the onProgress callback threw: {}", describe_js(&e)))?;
+    }
+    Ok(())
+}
+
 pub struct Downloaded {
     pub bytes: Vec<u8>,
     pub sha256: String,
@@ -50,14 +60,7 @@ pub async fn download(url: &str, progress: Option<&js_sys::Function>) -> Result<
     // hostile header cannot make us allocate gigabytes up front.
     let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(256 << 20) as usize);
     let mut hasher = Hasher::default();
-    let report = |loaded: usize| -> Result<(), String> {
-        if let Some(f) = progress {
-            let total = total.map_or(JsValue::UNDEFINED, |t| JsValue::from_f64(t as f64));
-            f.call2(&JsValue::NULL, &JsValue::from_f64(loaded as f64), &total)
-                .map_err(|e| format!("the onProgress callback threw: {}", describe_js(&e)))?;
-        }
-        Ok(())
-    };
+    let report = |loaded: usize| report_progress(progress, loaded as u64, total);
     loop {
         let chunk = JsFuture::from(reader.read()).await.map_err(|e| {
             let of_total = total.map_or(String::new(), |t| format!(" of {t}"));

@@ -5,7 +5,8 @@
 use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use super::{cache, download::download, now_ms};
+use super::download::{download, report_progress};
+use super::{cache, now_ms};
 use crate::engine::digest::{normalize_hex, sha256_hex};
 
 /// Options from `Session.create(source, options)`, validated.
@@ -125,10 +126,8 @@ async fn load_url(url: &str, options: &LoadOptions) -> Result<Verified, String> 
     let start = now_ms();
     if let (true, Some(sha256)) = (options.cache, &options.sha256) {
         if let Some(bytes) = cache::get(sha256).await {
-            if let Some(f) = &options.progress {
-                let size = JsValue::from_f64(bytes.len() as f64);
-                f.call2(&JsValue::NULL, &size, &size).map_err(|e| format!("the onProgress callback threw: {}", super::describe_js(&e)))?;
-            }
+            let size = bytes.len() as u64;
+            report_progress(options.progress.as_ref(), size, Some(size))?;
             let fetch_ms = now_ms() - start;
             return Ok(Verified { bytes, sha256: sha256.clone(), origin: Origin::Cache, fetch_ms, verify_ms: 0.0 });
         }

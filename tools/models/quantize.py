@@ -38,24 +38,29 @@ def to_input(pixels, spec=PREPROCESS):
     return np.ascontiguousarray(x[None], dtype=np.float32)
 
 
+def center_crop(image, spec=PREPROCESS):
+    """Shorter side to `resize` (PIL bilinear), centre crop `crop`: HWC uint8 RGB."""
+    image = image.convert("RGB")
+    w, h = image.size
+    scale = spec["resize"] / min(w, h)
+    image = image.resize((round(w * scale), round(h * scale)), Image.BILINEAR)
+    c = spec["crop"]
+    left, top = (image.width - c) // 2, (image.height - c) // 2
+    return np.asarray(image.crop((left, top, left + c, top + c)), dtype=np.uint8)
+
+
 def crops(image, count, rng, spec=PREPROCESS):
     """The centre crop, then `count - 1` random crops (scale and position jitter, mirror)."""
     image = image.convert("RGB")
     w, h = image.size
-    scale = spec["resize"] / min(w, h)
-    resized = image.resize((round(w * scale), round(h * scale)), Image.BILINEAR)
     c = spec["crop"]
-    out = []
-    for i in range(count):
-        if i == 0:
-            img = resized
-            left, top = (img.width - c) // 2, (img.height - c) // 2
-        else:
-            s = spec["resize"] * rng.uniform(0.9, 1.6) / min(w, h)
-            img = image.resize((max(c, round(w * s)), max(c, round(h * s))), Image.BILINEAR)
-            left, top = rng.integers(0, img.width - c + 1), rng.integers(0, img.height - c + 1)
+    out = [to_input(center_crop(image, spec), spec)]
+    for _ in range(count - 1):
+        s = spec["resize"] * rng.uniform(0.9, 1.6) / min(w, h)
+        img = image.resize((max(c, round(w * s)), max(c, round(h * s))), Image.BILINEAR)
+        left, top = rng.integers(0, img.width - c + 1), rng.integers(0, img.height - c + 1)
         crop = np.asarray(img.crop((left, top, left + c, top + c)), dtype=np.uint8)
-        if i > 0 and rng.random() < 0.5:
+        if rng.random() < 0.5:
             crop = crop[:, ::-1]
         out.append(to_input(crop, spec))
     return out
