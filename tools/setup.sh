@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing webinfer needs, skipping what is already there:
-# the wasm32 target, wasm-pack, Chromium + chromedriver, Firefox + geckodriver, and the pinned
-# Python packages of tools/requirements.txt.
+# the wasm32 target, wasm-pack, Chromium + chromedriver, Firefox + geckodriver, nginx (the CDN
+# stand-in), Node.js, and the pinned Python packages of tools/requirements.txt.
 # Safe to re-run; build.sh calls it before every build and test.
 set -euo pipefail
 
@@ -29,6 +29,8 @@ command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 command -v firefox >/dev/null || need_apt+=(firefox-esr)
 command -v brotli >/dev/null || need_apt+=(brotli)
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need_apt+=(nginx-light)  # the CDN stand-in
+command -v node >/dev/null || need_apt+=(nodejs npm)  # the end-to-end tests (Playwright)
 if ((${#need_apt[@]})); then
   say "installing ${need_apt[*]} from Debian"
   export DEBIAN_FRONTEND=noninteractive

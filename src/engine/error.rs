@@ -29,6 +29,10 @@ pub enum Error {
     UnsupportedType { what: String },
     /// tract failed while running the plan.
     Run { reason: String },
+    /// Pixels that do not make the image they claim to be.
+    InvalidImage { reason: String },
+    /// A manifest `preprocess` block that cannot be applied.
+    InvalidPreprocess { reason: String },
 }
 
 impl Error {
@@ -79,6 +83,8 @@ impl fmt::Display for Error {
             ),
             Error::UnsupportedType { what } => write!(f, "{what}"),
             Error::Run { reason } => write!(f, "inference failed: {reason}"),
+            Error::InvalidImage { reason } => write!(f, "invalid image: {reason}"),
+            Error::InvalidPreprocess { reason } => write!(f, "invalid manifest `preprocess`: {reason}"),
         }
     }
 }

@@ -2,10 +2,11 @@
 //!
 //! Data flows through explicit stages, as in tract itself:
 //! bytes --[`digest`]--> verified bytes --[`Model::load`]--> [`Model`] --[`Model::plan`]--> [`Plan`]
-//! --[`Plan::run`]--> outputs.
+//! --[`Plan::run`]--> outputs. [`image`] turns pictures into inputs as a manifest describes.
 
 pub mod digest;
 mod error;
+pub mod image;
 mod inspect;
 mod model;
 mod plan;

@@ -2,11 +2,12 @@
 //!
 //! `session` is the API surface; `source` turns a URL or bytes into verified model bytes,
 //! using `download` (streaming fetch with progress) and `cache` (Cache API keyed by digest);
-//! `convert` moves tensors across the boundary. Every failure becomes a JS `Error`.
+//! `convert` moves tensors across the boundary; `image` turns pictures into inputs. Every failure becomes a JS `Error`.
 
 mod cache;
 mod convert;
 mod download;
+mod image;
 mod session;
 mod source;
 pub mod types;
@@ -14,6 +15,7 @@ pub mod types;
 use wasm_bindgen::prelude::*;
 
 pub use cache::clear_model_cache;
+pub use image::{preprocess_image, top_k_js};
 pub use session::Session;
 
 /// Runs once when the module is instantiated. Panics should not happen (inputs are validated

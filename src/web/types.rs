@@ -33,6 +33,17 @@ export interface SessionOptions {
   inputShapes?: Record<string, number[]>;
 }
 
+/** Pixels: an `ImageData`, or any `{ data, width, height }` with RGBA or RGB bytes. */
+export interface ImagePixels { data: Uint8ClampedArray | Uint8Array; width: number; height: number; }
+
+/** A manifest's `preprocess` block. `mean`/`std` are per tensor channel, in the tensor's order. */
+export interface PreprocessSpec {
+  resize: number; crop: number; mean: [number, number, number]; std: [number, number, number];
+  layout: 'NCHW' | 'NHWC'; channels: 'RGB' | 'BGR'; interpolation: 'bilinear';
+}
+
+export interface RankedClass { index: number; probability: number; }
+
 /** Where the model came from and what each loading step cost, in milliseconds. */
 export interface LoadInfo {
   source: 'network' | 'cache' | 'bytes';
@@ -61,4 +72,12 @@ extern "C" {
     pub type Names;
     #[wasm_bindgen(typescript_type = "LoadInfo")]
     pub type LoadInfo;
+    #[wasm_bindgen(typescript_type = "ImagePixels")]
+    pub type ImagePixels;
+    #[wasm_bindgen(typescript_type = "PreprocessSpec")]
+    pub type PreprocessSpec;
+    #[wasm_bindgen(typescript_type = "RankedClass[]")]
+    pub type Ranked;
+    #[wasm_bindgen(typescript_type = "OutputTensor")]
+    pub type TensorLike;
 }

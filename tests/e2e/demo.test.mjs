@@ -1,0 +1,284 @@
+// End to end, as a visitor meets it: the Heroku slug's server (booted like Heroku boots it: only
+// PORT and the CDN variable set, no toolchain on PATH) serves the page; the model comes from a
+// different origin, nginx configured as a CDN; Debian's Chromium runs the page headless.
+//
+// Run by `./build.sh test` (which builds the slug, extracts it and computes the reference
+// answers with onnxruntime); the variables below say where everything is.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the end-to-end tests through ./build.sh test`);
+  return value;
+};
+const APP = env('WEBINFER_E2E_APP'); // the extracted slug's app/ directory
+const MODEL_DIR = env('WEBINFER_E2E_MODEL_DIR'); // target/demo-model: the model file and manifest
+const EXPECTED = JSON.parse(readFileSync(env('WEBINFER_E2E_EXPECTED'), 'utf8')); // onnxruntime's answers
+const PHOTOS = env('WEBINFER_E2E_PHOTOS').split(':');
+const OUT = env('WEBINFER_E2E_OUT'); // screenshots and logs land here
+const CDN_SH = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../tools/cdn/cdn.sh');
+
+const manifest = JSON.parse(readFileSync(path.join(APP, 'model.manifest.json'), 'utf8'));
+const MODEL_FILE = manifest.model.url;
+
+let cdn, server, browser;
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** The CDN stand-in: nginx serving a copy of the model, CORS for the page's origin only. */
+class Cdn {
+  constructor(port, origin) {
+    this.port = port;
+    this.origin = origin;
+    this.root = path.join(OUT, 'cdn-root');
+    this.run = path.join(OUT, 'cdn-run');
+    this.url = `http://127.0.0.1:${port}/models/`;
+    rmSync(this.root, { recursive: true, force: true });
+    mkdirSync(path.join(this.root, 'models'), { recursive: true });
+    this.restore();
+  }
+  get modelPath() {
+    return path.join(this.root, 'models', MODEL_FILE);
+  }
+  restore() {
+    copyFileSync(path.join(MODEL_DIR, MODEL_FILE), this.modelPath);
+  }
+  /** Flips one byte in the middle: same name and size, different digest. */
+  tamper() {
+    const bytes = readFileSync(this.modelPath);
+    bytes[bytes.length >> 1] ^= 0xff;
+    writeFileSync(this.modelPath, bytes);
+  }
+  start() {
+    execFileSync(CDN_SH, ['start', this.root, String(this.port), this.origin, this.run], { stdio: 'inherit' });
+  }
+  stop() {
+    execFileSync(CDN_SH, ['stop', this.run], { stdio: 'inherit' });
+  }
+  /** Model requests nginx has served so far (its access log). */
+  modelRequests() {
+    const log = path.join(this.run, 'access.log');
+    if (!existsSync(log)) return 0;
+    return readFileSync(log, 'utf8').split('\n').filter((l) => l.includes(`GET /models/${MODEL_FILE}`)).length;
+  }
+}
+
+/** The slug's web process, started as Heroku starts it. */
+async function bootSlug(port, cdnUrl) {
+  const proc = spawn(path.join(APP, 'bin/webinfer-server'), [], {
+    cwd: APP,
+    env: { PORT: String(port), WEBINFER_CDN_URL: cdnUrl }, // nothing else: no PATH, no cargo
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = [];
+  proc.stderr.on('data', (d) => process.stderr.write(`[server] ${d}`));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the server did not start:\n${log.join('')}`)), 15000);
+    proc.stdout.on('data', (d) => {
+      log.push(String(d));
+      if (log.join('').includes('listening on')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`the server exited (${code}):\n${log.join('')}`)));
+  });
+  proc.log = log;
+  return proc;
+}
+
+before(async () => {
+  mkdirSync(OUT, { recursive: true });
+  const [pagePort, cdnPort] = [await freePort(), await freePort()];
+  const origin = `http://127.0.0.1:${pagePort}`;
+  cdn = new Cdn(cdnPort, origin);
+  cdn.start();
+  server = await bootSlug(pagePort, cdn.url);
+  server.origin = origin;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  cdn?.stop();
+  if (server) {
+    const exited = new Promise((resolve) => server.on('exit', (code, signal) => resolve({ code, signal })));
+    server.kill('SIGTERM');
+    const { code } = await exited;
+    assert.equal(code, 0, 'the server exits cleanly on SIGTERM');
+    writeFileSync(path.join(OUT, 'server.log'), server.log.join(''));
+  }
+});
+
+/** A page that records what the CDN was asked for and every progress text it showed. */
+async function openPage(context) {
+  const page = await context.newPage();
+  page.cdnRequests = [];
+  page.on('request', (r) => { if (r.url().startsWith(cdn.url)) page.cdnRequests.push(r.url()); });
+  page.on('pageerror', (e) => console.error('[page error]', e.message));
+  await page.addInitScript(() => {
+    window.__progress = [];
+    document.addEventListener('DOMContentLoaded', () => {
+      const el = document.getElementById('download-text');
+      new MutationObserver(() => window.__progress.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+    });
+  });
+  return page;
+}
+
+async function waitForState(page, states, timeout = 120000) {
+  await page.waitForFunction((s) => s.includes(document.body.dataset.state), states, { timeout });
+  return page.evaluate(() => document.body.dataset.state);
+}
+
+async function load(page) {
+  await page.goto(`${server.origin}/`);
+  const state = await waitForState(page, ['ready', 'error']);
+  if (state === 'error') assert.fail(`the page failed to load the model: ${await page.textContent('#error-text')}`);
+}
+
+/** Picks a photo with the file input, as a visitor would, and reads the top 5 off the page. */
+async function classify(page, photo) {
+  await page.evaluate(() => { document.body.dataset.state = 'waiting'; });
+  await page.setInputFiles('#file', photo);
+  const state = await waitForState(page, ['done', 'error'], 60000);
+  if (state === 'error') assert.fail(`${path.basename(photo)}: ${await page.textContent('#error-text')}`);
+  return page.$$eval('#top5 li', (items) => items.map((li) => ({
+    label: li.querySelector('.label span').title,
+    probability: parseFloat(li.querySelector('.label span:last-child').textContent) / 100,
+  })));
+}
+
+/** The page's top-1 must be onnxruntime's; when onnxruntime's first two are within 0.05 of
+ *  each other, either is accepted (int8 engines may round such a near-tie either way). */
+function checkAgainstReference(photo, top) {
+  const name = path.basename(photo);
+  const ref = EXPECTED[name]?.top5;
+  assert.ok(ref, `no reference answer for ${name}`);
+  const close = ref[0].probability - ref[1].probability < 0.05;
+  const accepted = close ? [ref[0].label, ref[1].label] : [ref[0].label];
+  assert.ok(accepted.includes(top[0].label), `${name}: page says "${top[0].label}", onnxruntime says "${ref[0].label}" (${ref[0].probability.toFixed(3)})`);
+  const refP = ref.find((r) => r.label === top[0].label).probability;
+  assert.ok(Math.abs(top[0].probability - refP) < 0.1, `${name}: probability ${top[0].probability} vs onnxruntime ${refP.toFixed(3)}`);
+  assert.equal(top.length, 5, `${name}: five classes shown`);
+}
+
+let context; // the first visitor's browser profile, reused by the reload and offline tests
+
+test('the page downloads the model cross-origin with progress, verifies it and classifies photos', async () => {
+  context = await browser.newContext();
+  const page = await openPage(context);
+  const responses = [];
+  page.on('response', (r) => responses.push(r));
+  const before = cdn.modelRequests();
+  await load(page);
+
+  assert.match(await page.textContent('#status'), /downloaded and verified/);
+  assert.match(await page.textContent('#build'), /simd128/);
+  assert.deepEqual(page.cdnRequests, [cdn.url + MODEL_FILE], 'one model request, to the CDN origin');
+  assert.equal(cdn.modelRequests() - before, 1, 'nginx served the model once');
+  const progress = await page.evaluate(() => window.__progress);
+  assert.ok(progress.filter((t) => /\d+%\)$/.test(t)).length >= 3, `progress shown while downloading: ${JSON.stringify(progress.slice(0, 5))}`);
+  assert.ok(progress.some((t) => t.includes('(100%)')), 'progress reached 100%');
+
+  // What the server sent: streaming-compilable wasm, compressed; the CSP names the CDN.
+  const wasm = responses.find((r) => r.url().endsWith('.wasm'));
+  assert.ok(wasm, 'the page fetched the wasm');
+  const wasmHeaders = await wasm.allHeaders();
+  assert.equal(wasmHeaders['content-type'], 'application/wasm');
+  assert.match(wasmHeaders['cache-control'], /immutable/);
+  const html = await (responses.find((r) => r.url() === `${server.origin}/`)).allHeaders();
+  assert.match(html['content-security-policy'], new RegExp(`connect-src 'self' http://127\\.0\\.0\\.1:${cdn.port}`));
+  assert.match(html['content-security-policy'], /'wasm-unsafe-eval'/);
+  assert.doesNotMatch(html['content-security-policy'], /unsafe-inline|\*/);
+
+  for (const photo of PHOTOS) {
+    const top = await classify(page, photo);
+    checkAgainstReference(photo, top);
+    console.log(`${path.basename(photo)}: ${top[0].label} ${(100 * top[0].probability).toFixed(1)}%`);
+    if (path.basename(photo).startsWith('coffee')) {
+      await page.screenshot({ path: path.join(OUT, 'result.png'), fullPage: true });
+    }
+  }
+  assert.ok(existsSync(path.join(OUT, 'result.png')), 'screenshot saved');
+  await page.close();
+});
+
+test('a reload classifies with no model request (Cache API), also offline', async () => {
+  const page = await openPage(context);
+  const before = cdn.modelRequests();
+  await load(page);
+  assert.match(await page.textContent('#status'), /from this browser's cache: no download/);
+  assert.deepEqual(page.cdnRequests, [], 'no request to the CDN');
+  assert.equal(cdn.modelRequests(), before, 'nginx saw no model request');
+  checkAgainstReference(PHOTOS[0], await classify(page, PHOTOS[0]));
+
+  // Offline: the service worker has the page, the wasm and the manifest; the model is cached.
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await context.setOffline(true);
+  try {
+    await page.reload();
+    const state = await waitForState(page, ['ready', 'error']);
+    assert.equal(state, 'ready', `offline reload: ${await page.textContent('#error-text')}`);
+    checkAgainstReference(PHOTOS[0], await classify(page, PHOTOS[0]));
+  } finally {
+    await context.setOffline(false);
+  }
+  await context.close();
+});
+
+test('a tampered model on the CDN is a visible error and nothing is cached', async () => {
+  cdn.tamper();
+  const ctx = await browser.newContext();
+  try {
+    const page = await openPage(ctx);
+    await page.goto(`${server.origin}/`);
+    assert.equal(await waitForState(page, ['ready', 'error']), 'error');
+    assert.ok(await page.isVisible('#error-text'));
+    assert.match(await page.textContent('#error-text'), /sha256 mismatch|digest/i);
+    const cached = await page.evaluate(async () => (await (await caches.open('webinfer-models-v1')).keys()).length);
+    assert.equal(cached, 0, 'the tampered model was not cached');
+  } finally {
+    cdn.restore();
+    await ctx.close();
+  }
+});
+
+test('a CDN that is down is a visible error, and the page recovers when it returns', async () => {
+  cdn.stop();
+  const ctx = await browser.newContext();
+  try {
+    const page = await openPage(ctx);
+    await page.goto(`${server.origin}/`);
+    assert.equal(await waitForState(page, ['ready', 'error']), 'error');
+    const message = await page.textContent('#error-text');
+    assert.match(message, /download|fetch|network/i, message);
+    assert.ok(await page.isVisible('#retry'), 'a retry button is offered');
+
+    cdn.start();
+    await page.evaluate(() => { document.body.dataset.state = 'waiting'; });
+    await page.click('#retry');
+    assert.equal(await waitForState(page, ['ready', 'error']), 'ready');
+    assert.ok(await page.isHidden('#error'), 'the error is gone');
+    checkAgainstReference(PHOTOS[0], await classify(page, PHOTOS[0]));
+  } finally {
+    await ctx.close();
+  }
+});
