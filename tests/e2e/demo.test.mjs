@@ -111,7 +111,9 @@ before(async () => {
   server.origin = origin;
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // A synthetic camera, so the camera button can be exercised headless.
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
   });
 });
 
@@ -218,6 +220,79 @@ test('the page downloads the model cross-origin with progress, verifies it and c
     }
   }
   assert.ok(existsSync(path.join(OUT, 'result.png')), 'screenshot saved');
+  await page.close();
+});
+
+test('the embedding module classifies <img>, <canvas>, ImageBitmap, ImageData and Blob alike', async () => {
+  const coffee = PHOTOS.find((p) => path.basename(p).startsWith('coffee'));
+  const page = await openPage(context);
+  await load(page);
+  const bytes = readFileSync(coffee).toString('base64');
+  const results = await page.evaluate(async ({ bytes, type }) => {
+    // What a web developer writes: import the module, load from the manifest URL, classify.
+    const src = document.querySelector('script[type=module]').src.replace('app.js', 'classifier.js');
+    const { Classifier } = await import(src);
+    const classifier = await Classifier.load('/api/model');
+    const blob = new Blob([Uint8Array.from(atob(bytes), (c) => c.charCodeAt(0))], { type });
+    const img = new Image();
+    img.src = URL.createObjectURL(blob);
+    await img.decode();
+    const canvas = document.createElement('canvas');
+    [canvas.width, canvas.height] = [img.naturalWidth, img.naturalHeight];
+    canvas.getContext('2d').drawImage(img, 0, 0);
+    const imageData = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    const out = {};
+    for (const [kind, source] of Object.entries({ img, canvas, imageBitmap: await createImageBitmap(blob), imageData, blob })) {
+      const top = await classifier.classify(source, { topK: 3 });
+      out[kind] = { label: top[0].label, probability: top[0].probability, count: top.length };
+    }
+    try {
+      await classifier.classify('not an image');
+    } catch (e) {
+      out.error = e.message;
+    }
+    out.after = (await classifier.classify(imageData))[0].label;
+    classifier.dispose();
+    return out;
+  }, { bytes, type: coffee.endsWith('.png') ? 'image/png' : 'image/jpeg' });
+  const ref = EXPECTED[path.basename(coffee)].top5[0];
+  for (const kind of ['img', 'canvas', 'imageBitmap', 'imageData', 'blob']) {
+    assert.equal(results[kind].label, ref.label, `${kind}: ${JSON.stringify(results[kind])}`);
+    assert.ok(Math.abs(results[kind].probability - ref.probability) < 0.1, `${kind}: ${JSON.stringify(results[kind])}`);
+    assert.equal(results[kind].count, 3);
+  }
+  assert.match(results.error, /cannot read pixels from this image/);
+  assert.equal(results.after, ref.label, 'the classifier still works after a bad call');
+  await page.close();
+});
+
+test('drop, paste and the camera classify too', async () => {
+  const coffee = PHOTOS.find((p) => path.basename(p).startsWith('coffee'));
+  const ref = EXPECTED[path.basename(coffee)].top5[0];
+  const page = await openPage(context);
+  await load(page);
+  const bytes = readFileSync(coffee).toString('base64');
+  for (const how of ['drop', 'paste']) {
+    await page.evaluate(({ bytes, how }) => {
+      document.body.dataset.state = 'waiting';
+      const file = new File([Uint8Array.from(atob(bytes), (c) => c.charCodeAt(0))], 'photo', { type: 'image/png' });
+      const data = new DataTransfer();
+      data.items.add(file);
+      const event = how === 'drop'
+        ? new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true })
+        : new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true });
+      (how === 'drop' ? document.getElementById('drop') : document).dispatchEvent(event);
+    }, { bytes, how });
+    assert.equal(await waitForState(page, ['done', 'error']), 'done', how);
+    assert.equal(await page.$eval('#top5 li .label span', (s) => s.title), ref.label, how);
+  }
+  // Chromium's fake camera: a moving test pattern. No particular class; five are shown.
+  await page.click('#camera');
+  await page.waitForFunction(() => document.getElementById('video').readyState >= 2);
+  await page.evaluate(() => { document.body.dataset.state = 'waiting'; });
+  await page.click('#snap');
+  assert.equal(await waitForState(page, ['done', 'error']), 'done', await page.textContent('#error-text'));
+  assert.equal(await page.$$eval('#top5 li', (l) => l.length), 5);
   await page.close();
 });
 
