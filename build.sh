@@ -9,6 +9,7 @@
 #   ./build.sh site     pkg/ + www/ -> target/site/ (content-hashed assets, brotli and gzip)
 #   ./build.sh slug     a Heroku slug (app/: server binary, site, manifest, Procfile; no model)
 #                       in target/slug/slug.tgz, and its size
+#   ./build.sh bench    webinfer vs onnxruntime-web in headless Chromium -> bench/RESULTS.md
 #   ./build.sh test     run every test: native engine, CLI and server tests, the browser suite
 #                       in headless Chrome and Firefox, the model tool tests, then the end-to-end
 #                       tests against the extracted slug with the nginx CDN in Chromium
@@ -128,6 +129,15 @@ build_demo_model() {
     --images "$work/photos" --imagenet-labels --out target/demo-model
 }
 
+# The comparison with onnxruntime-web (bench/run.mjs); extra arguments go to it.
+run_bench() {
+  [[ -f $DEMO_MANIFEST ]] || build_demo_model
+  build_pkg
+  cargo build --release --locked -p webinfer-cli
+  (cd bench && npm ci --no-audit --no-fund --loglevel=error)
+  node bench/run.mjs "$@"
+}
+
 run_tests() {
   say "demo model (the EfficientNet-Lite0 the engine and browser tests run)"
   build_demo_model
@@ -157,6 +167,9 @@ run_tests() {
   python3 -m pytest -q -p no:cacheprovider -rs tools/models 2>&1 | tee -a "$log"
   say "end-to-end tests: the slug's server, the nginx CDN stand-in, the page in Chromium"
   run_e2e 2>&1 | tee -a "$log"
+  say "benchmark harness smoke run (no timing asserted)"
+  (cd bench && npm ci --no-audit --no-fund --loglevel=error)
+  node --test --test-reporter=spec bench/ 2>&1 | tee -a "$log"
   # One closing line over every suite (each runner prints its own, some of them empty).
   awk '/^test result:/ { passed += $4; failed += $6 }
        /^[0-9]+ passed/ { passed += $1 }
@@ -173,6 +186,7 @@ case "${1:-serve}" in
   site) build_site ;;
   slug) build_slug ;;
   e2e) run_e2e ;;
+  bench) shift; run_bench "$@" ;;
   test) run_tests ;;
-  *) echo "usage: ./build.sh [serve|pkg|model|site|slug|e2e|test]" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh [serve|pkg|model|site|slug|e2e|bench|test]" >&2; exit 2 ;;
 esac

@@ -12,7 +12,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use webinfer::web::types::{Feeds, ModelSource, SessionOptions};
-use webinfer::web::{clear_model_cache, Session};
+use webinfer::web::{clear_model_cache, preprocess_image, top_k_js, Session};
+use webinfer::web::types::{ImagePixels, PreprocessSpec};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -30,6 +31,8 @@ extern "C" {
     async fn cache_has(sha256: &str) -> JsValue;
     #[wasm_bindgen(js_name = progressRecorder)]
     fn progress_recorder() -> JsValue;
+    #[wasm_bindgen(js_name = imageData)]
+    fn new_image_data(bytes: &[u8], width: u32, height: u32) -> JsValue;
     #[wasm_bindgen(js_name = stubOrigin)]
     fn stub_origin(prefix: &str, bytes: &Uint8Array, chunks: u32, fail_after: Option<u32>);
 }
@@ -297,4 +300,49 @@ async fn efficientnet_lite0_matches_onnxruntime() {
             }
         }
     }
+}
+
+/// `preprocessImage` in the browser gives Pillow's tensor exactly (tests/fixtures/make_images.py),
+/// from an `ImageData`; bad pixels and bad manifest blocks are clear errors.
+#[wasm_bindgen_test]
+async fn preprocess_image_matches_pillow() {
+    let fixture = fetch_json(&format!("/{FIXTURES}/expected/preprocess.json")).await.unwrap();
+    let image = get(&fixture, "image");
+    let rgba = base64_decode(&get(&image, "rgba").as_string().unwrap());
+    let (w, h) = (get(&image, "width").as_f64().unwrap() as u32, get(&image, "height").as_f64().unwrap() as u32);
+    let image_data = new_image_data(&rgba, w, h);
+    for case in Array::from(&get(&fixture, "cases")).iter() {
+        let spec: PreprocessSpec = get(&case, "preprocess").unchecked_into();
+        let tensor = preprocess_image(image_data.clone().unchecked_into(), spec).map_err(message).unwrap();
+        let want = f32_le(&base64_decode(&get(&case, "tensor_f32le").as_string().unwrap()));
+        assert_eq!(to_numbers(&get(&tensor, "dims")), to_numbers(&get(&case, "dims")));
+        assert_eq!(max_abs_diff("preprocessImage", &want, &to_numbers(&get(&tensor, "data"))), 0.0);
+    }
+
+    let spec = || -> PreprocessSpec { get(&Array::from(&get(&fixture, "cases")).get(0), "preprocess").unchecked_into() };
+    let short = new_image_data(&rgba[..rgba.len() - 4], w * h - 1, 1);
+    let pixels = |data: JsValue, w: u32, h: u32| -> ImagePixels {
+        let o = Object::new();
+        Reflect::set(&o, &"data".into(), &data).unwrap();
+        Reflect::set(&o, &"width".into(), &w.into()).unwrap();
+        Reflect::set(&o, &"height".into(), &h.into()).unwrap();
+        o.unchecked_into()
+    };
+    let err = preprocess_image(pixels(get(&short, "data"), w, h), spec()).err().map(message).unwrap();
+    assert_contains(&err, &format!("do not make a {w}x{h} image"));
+    let err = preprocess_image(pixels(Array::new().into(), w, h), spec()).err().map(message).unwrap();
+    assert_contains(&err, "image.data must be a Uint8ClampedArray or Uint8Array");
+    let bad_spec = spec();
+    let object: &Object = bad_spec.unchecked_ref();
+    Reflect::delete_property(object, &"crop".into()).unwrap();
+    let err = preprocess_image(image_data.clone().unchecked_into(), bad_spec).err().map(message).unwrap();
+    assert_contains(&err, "manifest `preprocess.crop` must be a positive whole number");
+    // And it still works after the errors.
+    assert!(preprocess_image(image_data.unchecked_into(), spec()).is_ok());
+
+    let ranked = top_k_js(&Float32Array::from(&[0.0f32, 2.0, 1.0][..]), 2).map_err(message).unwrap();
+    let first = Array::from(&ranked).get(0);
+    assert_eq!(get(&first, "index").as_f64(), Some(1.0));
+    let err = top_k_js(&Float32Array::from(&[f32::NAN][..]), 1).err().map(message).unwrap();
+    assert_contains(&err, "non-finite score");
 }

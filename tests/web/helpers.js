@@ -77,3 +77,8 @@ function stubResponse({ bytes, chunks, failAfter }) {
 export function stubOrigin(prefix, bytes, chunks, failAfter) {
   stubs.set(prefix, { bytes, chunks, failAfter });
 }
+
+/** An ImageData, as a canvas gives one. */
+export function imageData(bytes, width, height) {
+  return new ImageData(new Uint8ClampedArray(bytes), width, height);
+}

@@ -1,0 +1,31 @@
+// The harness runs end to end (small model, a few runs) and produces every section. No timing
+// is asserted: the machine is shared. Output agreement is checked: both engines must compute
+// the same model.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+
+test('bench harness smoke run: every section, both engines agree', () => {
+  execFileSync('node', [path.join(ROOT, 'bench/run.mjs'), '--smoke'], { stdio: 'inherit', cwd: ROOT });
+  const r = JSON.parse(readFileSync(path.join(ROOT, 'target/bench-smoke/results.json'), 'utf8'));
+  const m = r.latency.models['conv-small-f32'];
+  for (const engine of ['webinfer', 'ort']) {
+    assert.ok(m[engine].runs >= 3 && Number.isFinite(m[engine].median), `${engine} latency`);
+    const s = r.startup['conv-small-f32'][engine];
+    assert.ok(Number.isFinite(s.cold.sinceNavigationMs) && Number.isFinite(s.warm.sinceNavigationMs), `${engine} start-up`);
+    assert.ok(s.cold.memoryAfterRun > 0, `${engine} wasm memory`);
+    assert.ok(r.size[engine].brotli > 0 && r.size[engine].brotli < r.size[engine].raw, `${engine} size`);
+  }
+  assert.equal(r.startup['conv-small-f32'].webinfer.warm.source, 'cache', 'warm start reads the Cache API');
+  assert.equal(m.agreement.top1.webinfer, m.agreement.top1.ort);
+  assert.ok(m.agreement.maxAbsDiff < 1e-4, `engines differ by ${m.agreement.maxAbsDiff}`);
+  assert.ok(r.native['conv-small-f32'].median_ms > 0, 'native baseline');
+  const md = readFileSync(path.join(ROOT, 'target/bench-smoke/RESULTS.md'), 'utf8');
+  for (const section of ['Per-inference latency', 'Start-up', 'Runtime download', 'Wasm memory', 'Output agreement']) {
+    assert.match(md, new RegExp(section));
+  }
+});
