@@ -332,9 +332,10 @@ async fn preprocess_image_matches_pillow() {
     assert_contains(&err, &format!("do not make a {w}x{h} image"));
     let err = preprocess_image(pixels(Array::new().into(), w, h), spec()).err().map(message).unwrap();
     assert_contains(&err, "image.data must be a Uint8ClampedArray or Uint8Array");
-    let bad_spec = spec();
-    let object: &Object = bad_spec.unchecked_ref();
-    Reflect::delete_property(object, &"crop".into()).unwrap();
+    // A copy without `crop` (the fixture's object stays whole for the last call).
+    let bad_spec = Object::assign(&Object::new(), spec().unchecked_ref());
+    Reflect::delete_property(&bad_spec, &"crop".into()).unwrap();
+    let bad_spec: PreprocessSpec = bad_spec.unchecked_into();
     let err = preprocess_image(image_data.clone().unchecked_into(), bad_spec).err().map(message).unwrap();
     assert_contains(&err, "manifest `preprocess.crop` must be a positive whole number");
     // And it still works after the errors.

@@ -1,10 +1,24 @@
 //! Configuration from the environment only, Heroku style: every problem is reported with the
 //! variable's name and how to fix it, never a panic.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `PORT` | 8080 | port to listen on (0 picks a free one) |
+//! | `WEBINFER_CDN_URL` | required | base URL of the CDN holding the model files |
+//! | `WEBINFER_SITE_DIR` | `site` | the built static site |
+//! | `WEBINFER_MANIFEST` | `model.manifest.json` | the model manifest |
+//! | `WEBINFER_HEADER_TIMEOUT_MS` | 10000 | how long a client may take to send a request head (also the idle keep-alive limit); meant for tests, leave unset in production |
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub const DEFAULT_PORT: u16 = 8080;
+
+/// A client gets this long to send a complete request head, from the moment the connection is
+/// opened or its previous response was sent; then it is disconnected (slowloris defence).
+/// Heroku's router sends a head at once, so this only ever cuts off slow or idle clients.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -16,6 +30,8 @@ pub struct Config {
     pub cdn_origin: String,
     pub site_dir: PathBuf,
     pub manifest: PathBuf,
+    /// `HEADER_READ_TIMEOUT` unless `WEBINFER_HEADER_TIMEOUT_MS` overrides it.
+    pub header_read_timeout: Duration,
 }
 
 impl Config {
@@ -59,12 +75,27 @@ impl Config {
             var("WEBINFER_MANIFEST")?.unwrap_or_else(|| "model.manifest.json".into()),
         );
 
+        let header_read_timeout = match var("WEBINFER_HEADER_TIMEOUT_MS")? {
+            None => HEADER_READ_TIMEOUT,
+            Some(s) => match s.trim().parse::<u64>() {
+                Ok(ms) if (1..=3_600_000).contains(&ms) => Duration::from_millis(ms),
+                _ => {
+                    return Err(format!(
+                        "WEBINFER_HEADER_TIMEOUT_MS={s:?} is not a number of milliseconds from 1 \
+                         to 3600000; unset it for the default ({} s)",
+                        HEADER_READ_TIMEOUT.as_secs()
+                    ))
+                }
+            },
+        };
+
         Ok(Config {
             port,
             cdn_base,
             cdn_origin,
             site_dir,
             manifest,
+            header_read_timeout,
         })
     }
 }
@@ -152,6 +183,21 @@ mod tests {
         assert_eq!(c.cdn_origin, "https://cdn.example.com");
         assert_eq!(c.site_dir, PathBuf::from("site"));
         assert_eq!(c.manifest, PathBuf::from("model.manifest.json"));
+        assert_eq!(c.header_read_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn header_timeout_override() {
+        let cdn = ("WEBINFER_CDN_URL", "https://c.example");
+        let c = config(&[cdn, ("WEBINFER_HEADER_TIMEOUT_MS", "250")]).unwrap();
+        assert_eq!(c.header_read_timeout, Duration::from_millis(250));
+        for bad in ["0", "-1", "1.5", "10s", "99999999999"] {
+            let err = config(&[cdn, ("WEBINFER_HEADER_TIMEOUT_MS", bad)]).unwrap_err();
+            assert!(
+                err.starts_with("WEBINFER_HEADER_TIMEOUT_MS="),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod api;
 mod assets;
 mod config;
 mod headers;
+mod listen;
 mod log;
 mod manifest;
 mod shutdown;
@@ -62,7 +63,7 @@ fn run() -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(serve(router, config.port))
+    runtime.block_on(serve(router, &config))
 }
 
 fn router(app: Arc<App>, config: &Config) -> Result<Router, String> {
@@ -83,7 +84,8 @@ fn router(app: Arc<App>, config: &Config) -> Result<Router, String> {
     Ok(router.layer(from_fn(log::log_request)))
 }
 
-async fn serve(router: Router, port: u16) -> Result<(), String> {
+async fn serve(router: Router, config: &Config) -> Result<(), String> {
+    let port = config.port;
     let signals = shutdown::install()?;
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", port))
         .await
@@ -102,8 +104,6 @@ async fn serve(router: Router, port: u16) -> Result<(), String> {
     let _ = stdout.flush();
     drop(stdout);
 
-    axum::serve(listener, router)
-        .with_graceful_shutdown(signals.wait())
-        .await
-        .map_err(|e| format!("server error: {e}"))
+    listen::serve(listener, router, config.header_read_timeout, signals.wait()).await;
+    Ok(())
 }

@@ -22,7 +22,7 @@ pub fn install() -> Result<Signals, String> {
 }
 
 impl Signals {
-    /// Resolves on the first signal (which starts axum's graceful shutdown) and arms the
+    /// Resolves on the first signal (which starts listen.rs's graceful shutdown) and arms the
     /// deadline for requests still running.
     pub async fn wait(mut self) {
         tokio::select! {

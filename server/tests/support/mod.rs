@@ -26,11 +26,12 @@ pub const WASM: &[u8] = b"\0asm\x01\0\0\0WASM-BODY-0123456789";
 /// Placed next to the site dir, where a traversal would land.
 pub const SECRET: &str = "TOP-SECRET-must-never-be-served";
 
-const VARS: [&str; 4] = [
+const VARS: [&str; 5] = [
     "PORT",
     "WEBINFER_CDN_URL",
     "WEBINFER_SITE_DIR",
     "WEBINFER_MANIFEST",
+    "WEBINFER_HEADER_TIMEOUT_MS",
 ];
 
 /// A unique temp dir with a site, a manifest and decoys outside the site; removed on drop.
@@ -74,6 +75,14 @@ impl Fixture {
         };
         fixture.write_manifest(&manifest_json(MODEL_FILE, &"ab".repeat(32)));
         fixture
+    }
+
+    /// Adds (or replaces) a file in the site; do it before starting the server, which indexes
+    /// the site once.
+    pub fn write_site_file(&self, rel: &str, bytes: &[u8]) {
+        let path = self.site.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
     }
 
     pub fn write_manifest(&self, text: &str) {
@@ -242,6 +251,15 @@ impl Server {
         Response::parse(&bytes)
     }
 
+    /// A connection with a read timeout, for tests that drive the protocol by hand.
+    pub fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(self.addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+    }
+
     pub fn stdout_lines(&self) -> Vec<String> {
         self.stdout.lock().unwrap().clone()
     }
@@ -275,7 +293,21 @@ impl Response {
     fn parse(bytes: &[u8]) -> Response {
         let end = find(bytes, b"\r\n\r\n")
             .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(bytes)));
-        let head = std::str::from_utf8(&bytes[..end]).expect("ASCII head");
+        let mut res = Response::parse_head(&bytes[..end]);
+        res.body = bytes[end + 4..].to_vec();
+        let chunked = res
+            .headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+        if chunked {
+            res.body = dechunk(&res.body);
+        }
+        res
+    }
+
+    /// The status line and headers (without the final CRLF CRLF); the body is left empty.
+    fn parse_head(head: &[u8]) -> Response {
+        let head = std::str::from_utf8(head).expect("ASCII head");
         let mut lines = head.split("\r\n");
         let status_line = lines.next().unwrap();
         let status = status_line
@@ -289,17 +321,10 @@ impl Response {
                 (k.trim().to_ascii_lowercase(), v.trim().to_string())
             })
             .collect();
-        let mut body = bytes[end + 4..].to_vec();
-        let chunked = headers
-            .iter()
-            .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-        if chunked {
-            body = dechunk(&body);
-        }
         Response {
             status,
             headers,
-            body,
+            body: Vec::new(),
         }
     }
 
@@ -323,6 +348,48 @@ impl Response {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+}
+
+/// Reads up to the end of a response head (in small reads); returns the head (status, headers,
+/// empty body) and any body bytes read past it.
+pub fn read_head(stream: &mut impl Read) -> std::io::Result<(Response, Vec<u8>)> {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        if let Some(end) = find(&bytes, b"\r\n\r\n") {
+            let rest = bytes.split_off(end + 4);
+            return Ok((Response::parse_head(&bytes[..end]), rest));
+        }
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("closed after {:?}", String::from_utf8_lossy(&bytes)),
+            ));
+        }
+        bytes.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Reads until the peer closes; returns what was read and how it ended (Ok(()) for a clean
+/// EOF, the error for a reset or a timeout).
+pub fn read_until_closed(stream: &mut impl Read) -> (Vec<u8>, std::io::Result<()>) {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return (bytes, Ok(())),
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Err(e) => return (bytes, Err(e)),
+        }
+    }
+}
+
+pub fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
