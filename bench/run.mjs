@@ -1,6 +1,6 @@
 // webinfer vs onnxruntime-web, side by side in one headless Chromium on one machine.
 //
-//   node bench/run.mjs [--runs 50] [--warmup 5] [--out bench] [--smoke]
+//   node bench/run.mjs [--runs 50] [--warmup 5] [--out bench] [--smoke] [--render]
 //
 // (`./build.sh bench` builds what it needs first and runs it.) Writes OUT/results.json and
 // OUT/RESULTS.md. --smoke: the small model only, a few runs, into target/bench-smoke (the test
@@ -29,7 +29,7 @@ function parseArgs(list) {
   const out = {};
   for (let i = 0; i < list.length; i++) {
     const key = list[i].replace(/^--/, '');
-    if (key === 'smoke') out.smoke = true;
+    if (key === 'smoke' || key === 'render') out[key] = true;
     else out[key] = list[++i];
   }
   return out;
@@ -144,6 +144,11 @@ function cpuModel() {
 
 async function main() {
   mkdirSync(OUT, { recursive: true });
+  if (args.render) {
+    // Re-render RESULTS.md from an existing results.json (after editing this file's tables).
+    writeFileSync(path.join(OUT, 'RESULTS.md'), markdown(JSON.parse(readFileSync(path.join(OUT, 'results.json'), 'utf8'))));
+    return;
+  }
   const list = models();
   const { server, url: base } = await serve({
     '/page/': path.join(HERE, 'page'),
@@ -237,7 +242,13 @@ function markdown(r) {
   }
   add('', '## Output agreement (same input, both engines)', '', '| model | max abs diff | top-1 webinfer | top-1 onnxruntime-web |', '|---|---|---|---|');
   for (const [name, m] of Object.entries(r.latency.models)) add(`| ${name} | ${m.agreement.maxAbsDiff.toExponential(2)} | ${m.agreement.top1.webinfer} | ${m.agreement.top1.ort} |`);
-  add('', `Raw figures: [results.json](results.json). Models: ${r.models.map((m) => `${m.name} (${m.bytes} bytes, sha256 ${m.sha256.slice(0, 16)}…)`).join('; ')}.`, '');
+  add('', '## Reading these numbers', '',
+    '- Ratios below 1 mean webinfer is faster. Each table compares engines measured side by side in one page; compare ratios, not absolute times, across runs.',
+    '- In the multi-threaded table webinfer still runs one thread, in the same page as onnxruntime-web\'s worker threads, on a machine with ' + r.cores + ' cores: its figure there is contended and not comparable with the one-thread table.',
+    '- onnxruntime-web compiles its wasm inside its first `InferenceSession.create`, so its "parse / create" column includes the runtime compile that webinfer reports under "runtime".',
+    '- webinfer verifies the model\'s sha256 before parsing it and stores it in the Cache API; onnxruntime-web does neither, so its warm start relies on the HTTP cache.',
+    '');
+  add(`Raw figures: [results.json](results.json). Models: ${r.models.map((m) => `${m.name} (${m.bytes} bytes, sha256 ${m.sha256.slice(0, 16)}…)`).join('; ')}.`, '');
   return lines.join('\n');
 }
 
