@@ -31,6 +31,10 @@ extern "C" {
     async fn cache_has(sha256: &str) -> JsValue;
     #[wasm_bindgen(js_name = progressRecorder)]
     fn progress_recorder() -> JsValue;
+    #[wasm_bindgen(js_name = stubFlakyOrigin)]
+    fn stub_flaky_origin(prefix: &str, bytes: &Uint8Array, chunks: u32, plan: Vec<String>);
+    #[wasm_bindgen(js_name = stubRequests)]
+    fn stub_requests(prefix: &str) -> u32;
     #[wasm_bindgen(js_name = imageData)]
     fn new_image_data(bytes: &[u8], width: u32, height: u32) -> JsValue;
     #[wasm_bindgen(js_name = stubOrigin)]
@@ -346,4 +350,63 @@ async fn preprocess_image_matches_pillow() {
     assert_eq!(get(&first, "index").as_f64(), Some(1.0));
     let err = top_k_js(&Float32Array::from(&[f32::NAN][..]), 1).err().map(message).unwrap();
     assert_contains(&err, "non-finite score");
+}
+
+fn plan(steps: &[&str]) -> Vec<String> {
+    steps.iter().map(|s| s.to_string()).collect()
+}
+
+/// A CDN that fails in passing (a 500, then a body cut mid-way) is retried with backoff; the
+/// third attempt's whole, verified body is what gets cached.
+#[wasm_bindgen_test]
+async fn transient_cdn_failures_are_retried() {
+    let data = bytes(&model_url("conv_f32")).await;
+    let digest = webinfer::engine::digest::sha256_hex(&data.to_vec());
+    clear_model_cache().await.unwrap();
+    stub_flaky_origin("/stub/flaky/", &data, 4, plan(&["503", "cut:2", "ok"]));
+    let session = create("/stub/flaky/conv.onnx", options(&[("sha256", digest.as_str().into())])).await.unwrap();
+    assert_eq!(stub_requests("/stub/flaky/"), 3);
+    assert_eq!(get(&session.load_info().into(), "source"), "network");
+    assert!(cache_has(&digest).await.is_truthy());
+
+    // retries: 0 gives up at once; a 404 is never retried.
+    stub_flaky_origin("/stub/once/", &data, 4, plan(&["500", "ok"]));
+    let err = create("/stub/once/conv.onnx", options(&[("retries", 0.into())])).await.err().unwrap();
+    assert_eq!(err, "could not fetch /stub/once/conv.onnx: HTTP 500 Stubbed");
+    assert_eq!(stub_requests("/stub/once/"), 1);
+    stub_flaky_origin("/stub/missing/", &data, 4, plan(&["404", "ok"]));
+    let err = create("/stub/missing/conv.onnx", None).await.err().unwrap();
+    assert_eq!(err, "could not fetch /stub/missing/conv.onnx: HTTP 404 Stubbed");
+    assert_eq!(stub_requests("/stub/missing/"), 1);
+
+    let err = create(model_url("conv_f32"), options(&[("retries", (-1).into())])).await.err().unwrap();
+    assert_contains(&err, "options.retries must be a whole number from 0 to 10");
+}
+
+/// A CDN that stalls (no response, or a body that stops) is cut after `timeoutMs` without data,
+/// retried, and reported with the attempts made; nothing is cached.
+#[wasm_bindgen_test]
+async fn stalled_cdn_times_out() {
+    let data = bytes(&model_url("conv_f32")).await;
+    let digest = webinfer::engine::digest::sha256_hex(&data.to_vec());
+    clear_model_cache().await.unwrap();
+    stub_flaky_origin("/stub/stall/", &data, 4, plan(&["hang", "stall:1"]));
+    let opts = options(&[("sha256", digest.as_str().into()), ("timeoutMs", 150.into()), ("retries", 1.into())]);
+    let err = create("/stub/stall/conv.onnx", opts).await.err().unwrap();
+    let quarter = (data.length() as f64 / 4.0).ceil();
+    assert_eq!(
+        err,
+        format!(
+            "/stub/stall/conv.onnx sent nothing for 150 ms after {quarter} of {} bytes; the CDN is slow or stuck \
+             (gave up after 2 attempts)",
+            data.length()
+        )
+    );
+    assert_eq!(stub_requests("/stub/stall/"), 2);
+    assert!(!cache_has(&digest).await.is_truthy(), "a stalled download was cached");
+
+    // The same stall, then a good response: loads.
+    stub_flaky_origin("/stub/recover/", &data, 4, plan(&["hang", "ok"]));
+    let opts = options(&[("sha256", digest.as_str().into()), ("timeoutMs", 150.into())]);
+    assert!(create("/stub/recover/conv.onnx", opts).await.is_ok());
 }

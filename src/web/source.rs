@@ -5,7 +5,7 @@
 use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use super::download::{download, report_progress};
+use super::download::{download, report_progress, Policy};
 use super::{cache, now_ms};
 use crate::engine::digest::{normalize_hex, sha256_hex};
 
@@ -15,14 +15,15 @@ pub struct LoadOptions {
     pub cache: bool,
     pub progress: Option<Function>,
     pub input_shapes: Vec<(String, Vec<usize>)>,
+    pub download: Policy,
 }
 
-const KNOWN_OPTIONS: [&str; 4] = ["sha256", "cache", "onProgress", "inputShapes"];
+const KNOWN_OPTIONS: [&str; 6] = ["sha256", "cache", "onProgress", "inputShapes", "timeoutMs", "retries"];
 
 impl LoadOptions {
     pub fn from_js(options: &JsValue) -> Result<LoadOptions, String> {
         if options.is_undefined() || options.is_null() {
-            return Ok(LoadOptions { sha256: None, cache: false, progress: None, input_shapes: vec![] });
+            return Ok(LoadOptions { sha256: None, cache: false, progress: None, input_shapes: vec![], download: Policy::default() });
         }
         if !options.is_object() {
             return Err("options must be an object, e.g. { sha256: '…', onProgress: (loaded, total) => … }".into());
@@ -56,7 +57,20 @@ impl LoadOptions {
             v if v.is_undefined() => vec![],
             v => parse_shapes(&v)?,
         };
-        Ok(LoadOptions { sha256, cache, progress, input_shapes })
+        let whole = |key: &str, min: f64, max: f64, default: u32| match get(key) {
+            v if v.is_undefined() => Ok(default),
+            v => v
+                .as_f64()
+                .filter(|n| n.fract() == 0.0 && (min..=max).contains(n))
+                .map(|n| n as u32)
+                .ok_or_else(|| format!("options.{key} must be a whole number from {min} to {max}")),
+        };
+        let defaults = Policy::default();
+        let download = Policy {
+            timeout_ms: whole("timeoutMs", 1.0, 600_000.0, defaults.timeout_ms)?,
+            retries: whole("retries", 0.0, 10.0, defaults.retries)?,
+        };
+        Ok(LoadOptions { sha256, cache, progress, input_shapes, download })
     }
 }
 
@@ -132,7 +146,7 @@ async fn load_url(url: &str, options: &LoadOptions) -> Result<Verified, String> 
             return Ok(Verified { bytes, sha256: sha256.clone(), origin: Origin::Cache, fetch_ms, verify_ms: 0.0 });
         }
     }
-    let downloaded = download(url, options.progress.as_ref()).await?;
+    let downloaded = download(url, options.progress.as_ref(), options.download).await?;
     let fetch_ms = now_ms() - start;
     let start = now_ms();
     check_digest(options, &downloaded.sha256, url)?;

@@ -31,6 +31,12 @@ export interface SessionOptions {
   onProgress?: (loaded: number, total: number | undefined) => void;
   /** Concrete shapes for inputs with dynamic dims, fixed before planning. */
   inputShapes?: Record<string, number[]>;
+  /** A download attempt fails after this long without data (waiting for the response or the
+   *  next chunk). Default 30000. */
+  timeoutMs?: number;
+  /** Extra attempts after a transient failure (network error, stall, cut body, HTTP 408/429/5xx),
+   *  after 250 ms, 500 ms, ... Default 2; 4xx errors and digest mismatches are never retried. */
+  retries?: number;
 }
 
 /** Pixels: an `ImageData`, or any `{ data, width, height }` with RGBA or RGB bytes. */

@@ -51,10 +51,44 @@ const stubs = new Map();
 globalThis.fetch = (input, init) => {
   const url = String(input);
   for (const [prefix, stub] of stubs) {
-    if (url.startsWith(prefix)) return Promise.resolve(stubResponse(stub));
+    if (url.startsWith(prefix)) return stub.plan ? flakyResponse(stub, init) : Promise.resolve(stubResponse(stub));
   }
   return realFetch(input, init);
 };
+
+// A flaky CDN: request n follows plan[n] (the last entry repeats): 'ok', an HTTP status ('500',
+// '404'), 'cut:K' (body errors after K chunks), 'stall:K' (body stops after K chunks and never
+// ends), 'hang' (no response at all). Aborting the request (fetch's signal) ends it as a real
+// network stack would.
+function flakyResponse(stub, init) {
+  const step = stub.plan[Math.min(stub.requests, stub.plan.length - 1)];
+  stub.requests += 1;
+  const [kind, arg] = step.split(':');
+  const aborted = new Promise((_, reject) => init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))));
+  if (kind === 'hang') return aborted;
+  if (/^\d+$/.test(kind)) return Promise.resolve(new Response('error', { status: Number(kind), statusText: 'Stubbed' }));
+  const after = Number(arg);
+  const size = Math.ceil(stub.bytes.length / stub.chunks);
+  let sent = 0;
+  const body = new ReadableStream({
+    pull(controller) {
+      if (kind === 'cut' && sent >= after) return controller.error(new TypeError('network error (connection reset)'));
+      if (kind === 'stall' && sent >= after) return aborted.catch((e) => controller.error(e));
+      if (sent * size >= stub.bytes.length) return controller.close();
+      controller.enqueue(stub.bytes.slice(sent * size, (sent + 1) * size));
+      sent += 1;
+    },
+  });
+  return Promise.resolve(new Response(body, { headers: { 'content-length': String(stub.bytes.length) } }));
+}
+
+export function stubFlakyOrigin(prefix, bytes, chunks, plan) {
+  stubs.set(prefix, { bytes, chunks, plan, requests: 0 });
+}
+
+export function stubRequests(prefix) {
+  return stubs.get(prefix).requests;
+}
 
 function stubResponse({ bytes, chunks, failAfter }) {
   const size = Math.ceil(bytes.length / chunks);
