@@ -133,6 +133,8 @@ build_demo_model() {
 run_bench() {
   [[ -f $DEMO_MANIFEST ]] || build_demo_model
   build_pkg
+  build_site
+  build_server
   cargo build --release --locked -p webinfer-cli
   (cd bench && npm ci --no-audit --no-fund --loglevel=error)
   node bench/run.mjs "$@"

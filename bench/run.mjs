@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { loadTest } from './load.mjs';
 import { serve } from './server.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
@@ -191,6 +192,7 @@ async function main() {
     await browser.close();
     server.close();
   }
+  results.load = await loadTest(ROOT, { seconds: SMOKE ? 2 : 10 });
   writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 1) + '\n');
   writeFileSync(path.join(OUT, 'RESULTS.md'), markdown(results));
   console.log(`bench: wrote ${path.relative(ROOT, OUT)}/results.json and RESULTS.md`);
@@ -242,6 +244,15 @@ function markdown(r) {
   }
   add('', '## Output agreement (same input, both engines)', '', '| model | max abs diff | top-1 webinfer | top-1 onnxruntime-web |', '|---|---|---|---|');
   for (const [name, m] of Object.entries(r.latency.models)) add(`| ${name} | ${m.agreement.maxAbsDiff.toExponential(2)} | ${m.agreement.top1.webinfer} | ${m.agreement.top1.ort} |`);
+  if (r.load) {
+    add('', `## The API server under load (webinfer-server, ${r.load.tool}, loopback, ${r.load.connections} connections, ${r.load.seconds} s each)`, '',
+      'Server and load generator share the same cores. Errors: non-2xx/3xx responses plus socket errors.', '',
+      '| endpoint | requests/s | p50 | p90 | p99 | requests | errors | command |', '|---|---|---|---|---|---|---|---|');
+    for (const [name, e] of Object.entries(r.load.endpoints)) {
+      add(`| ${name} | ${e.requestsPerSec.toFixed(0)} | ${f2(e.p50Ms)} ms | ${f2(e.p90Ms)} ms | ${f2(e.p99Ms)} ms | ${e.requests} | ${e.non2xx + e.socketErrors} | \`${e.command}\` |`);
+    }
+    add('', `After the load, SIGTERM: the server exited with code ${r.load.exitCodeAfterSigterm}.`);
+  }
   add('', '## Reading these numbers', '',
     '- Ratios below 1 mean webinfer is faster. Each table compares engines measured side by side in one page; compare ratios, not absolute times, across runs.',
     '- In the multi-threaded table webinfer still runs one thread, in the same page as onnxruntime-web\'s worker threads, on a machine with ' + r.cores + ' cores: its figure there is contended and not comparable with the one-thread table.',

@@ -24,8 +24,13 @@ test('bench harness smoke run: every section, both engines agree', () => {
   assert.equal(m.agreement.top1.webinfer, m.agreement.top1.ort);
   assert.ok(m.agreement.maxAbsDiff < 1e-4, `engines differ by ${m.agreement.maxAbsDiff}`);
   assert.ok(r.native['conv-small-f32'].median_ms > 0, 'native baseline');
+  for (const [name, e] of Object.entries(r.load.endpoints)) {
+    assert.ok(e.requests > 0, `load test on ${name} made requests`);
+    assert.equal(e.non2xx + e.socketErrors, 0, `load test on ${name}: errors`);
+  }
+  assert.equal(r.load.exitCodeAfterSigterm, 0, 'the server exits 0 on SIGTERM after the load');
   const md = readFileSync(path.join(ROOT, 'target/bench-smoke/RESULTS.md'), 'utf8');
-  for (const section of ['Per-inference latency', 'Start-up', 'Runtime download', 'Wasm memory', 'Output agreement']) {
+  for (const section of ['Per-inference latency', 'Start-up', 'Runtime download', 'Wasm memory', 'Output agreement', 'under load']) {
     assert.match(md, new RegExp(section));
   }
 });

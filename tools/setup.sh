@@ -31,6 +31,7 @@ command -v firefox >/dev/null || need_apt+=(firefox-esr)
 command -v brotli >/dev/null || need_apt+=(brotli)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need_apt+=(nginx-light)  # the CDN stand-in
 command -v node >/dev/null || need_apt+=(nodejs npm)  # the end-to-end tests (Playwright)
+command -v wrk >/dev/null || need_apt+=(wrk)  # the server load test (bench/load.mjs)
 if ((${#need_apt[@]})); then
   say "installing ${need_apt[*]} from Debian"
   export DEBIAN_FRONTEND=noninteractive
