@@ -111,8 +111,9 @@ run_e2e() {
   for p in target/demo-model/work/photos/*.png "$ROOT"/../shared/images/*.jpg; do [[ -f $p ]] && photos+=("$p"); done
   python3 tests/e2e/reference.py "$out/slug/app/model.manifest.json" "target/demo-model/$(python3 -c \
     'import json,sys; print(json.load(open(sys.argv[1]))["model"]["url"])' "$DEMO_MANIFEST")" "${photos[@]}" > "$out/expected.json"
+  python3 tests/e2e/trap_model.py "$out/trap"
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
-  WEBINFER_E2E_APP=$ROOT/$out/slug/app WEBINFER_E2E_MODEL_DIR=$ROOT/target/demo-model \
+  WEBINFER_E2E_APP=$ROOT/$out/slug/app WEBINFER_E2E_MODEL_DIR=$ROOT/target/demo-model WEBINFER_E2E_TRAP_DIR=$ROOT/$out/trap \
     WEBINFER_E2E_EXPECTED=$ROOT/$out/expected.json WEBINFER_E2E_OUT=$ROOT/$out \
     WEBINFER_E2E_PHOTOS=$(IFS=:; echo "${photos[*]}") \
     node --test --test-concurrency=1 --test-reporter=spec tests/e2e/

@@ -18,9 +18,12 @@ export function wasmBuild() {
 }
 
 export class Classifier {
-  #worker;
+  #worker = null;
   #pending = new Map();
   #nextId = 1;
+  #manifestUrl = null;
+  /** Settles when the current worker has the model loaded (a restart replaces it). */
+  #ready = null;
 
   /** Loads the manifest at `manifestUrl` and its model. `options.onProgress(loaded, total)`
    *  reports download bytes (total may be null). Rejects with an Error that says what failed. */
@@ -29,23 +32,14 @@ export class Classifier {
       throw new Error('this browser lacks WebAssembly SIMD, which webinfer needs (Chrome 91+, Firefox 89+, Safari 16.4+)');
     }
     const classifier = new Classifier();
+    classifier.#manifestUrl = new URL(manifestUrl, document.baseURI).href;
     try {
-      classifier.info = await classifier.#call('load', { manifestUrl: new URL(manifestUrl, document.baseURI).href }, [], onProgress);
+      await classifier.#start(onProgress);
     } catch (e) {
       classifier.dispose();
       throw e;
     }
-    classifier.info.build = wasmBuild();
     return classifier;
-  }
-
-  constructor() {
-    this.#worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-    this.#worker.onmessage = ({ data }) => this.#receive(data);
-    this.#worker.onerror = (event) => {
-      event.preventDefault();
-      this.#failAll(new Error(`the inference worker failed: ${event.message || 'it could not start'}`));
-    };
   }
 
   /** The `topK` (default 5) most probable classes for an image: `<img>`, `<canvas>`,
@@ -53,6 +47,7 @@ export class Classifier {
    *  best first; timings are on `lastTimings`. */
   async classify(image, { topK = 5 } = {}) {
     const pixels = await toTransferable(image);
+    await this.#ready;
     const result = await this.#call('classify', { image: pixels, topK }, pixels instanceof ImageBitmap ? [pixels] : []);
     this.lastTimings = result.timings;
     return result.top;
@@ -60,8 +55,23 @@ export class Classifier {
 
   /** Stops the worker; pending calls reject. */
   dispose() {
-    this.#worker.terminate();
+    this.#worker?.terminate();
     this.#failAll(new Error('the classifier was disposed'));
+  }
+
+  /** A fresh worker with the model loaded (the second time from the Cache API: no download). */
+  #start(onProgress) {
+    this.#worker?.terminate();
+    this.#worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.#worker.onmessage = ({ data }) => this.#receive(data);
+    this.#worker.onerror = (event) => {
+      event.preventDefault();
+      this.#failAll(new Error(`the inference worker failed: ${event.message || 'it could not start'}`));
+    };
+    this.#ready = this.#call('load', { manifestUrl: this.#manifestUrl }, [], onProgress).then((info) => {
+      this.info = { ...info, build: wasmBuild() };
+    });
+    return this.#ready;
   }
 
   #call(op, args, transfer, onProgress) {
@@ -72,12 +82,20 @@ export class Classifier {
     });
   }
 
-  #receive({ id, ok, result, error, progress }) {
+  #receive({ id, ok, result, error, fatal, progress }) {
     const call = this.#pending.get(id);
     if (!call) return;
     if (progress) return call.onProgress?.(progress.loaded, progress.total);
     this.#pending.delete(id);
-    ok ? call.resolve(result) : call.reject(new Error(error));
+    if (ok) return call.resolve(result);
+    if (fatal) {
+      // The wasm instance trapped and cannot be trusted again: replace the worker. Calls made
+      // meanwhile wait for the new one; this call fails, saying what happened.
+      this.#failAll(new Error('the inference engine was restarted after a crash'));
+      this.#start().catch(() => {});
+      return call.reject(new Error(`the inference engine crashed (${error}); it has been restarted, so the next call runs on a fresh instance`));
+    }
+    call.reject(new Error(error));
   }
 
   #failAll(error) {

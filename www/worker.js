@@ -1,6 +1,6 @@
 // The inference worker: owns the wasm instance, the model session and the labels, so the page's
 // main thread never blocks on a download, a compile or an inference. Spoken to only by
-// classifier.js, one request at a time: { id, op, ... } -> { id, ok, result | error }.
+// classifier.js, one request at a time: { id, op, ... } -> { id, ok, result | error, fatal }.
 import init, { Session, preprocessImage, topK } from './pkg/webinfer.js';
 
 let session = null;
@@ -50,7 +50,11 @@ self.onmessage = async ({ data: { id, op, ...args } }) => {
     if (!handler) throw new Error(`unknown worker request \`${op}\``);
     self.postMessage({ id, ok: true, result: await handler(args, progress) });
   } catch (e) {
-    self.postMessage({ id, ok: false, error: e instanceof Error ? e.message : String(e) });
+    // A trap (a Rust panic under panic=abort, an out-of-memory abort) leaves the wasm instance
+    // unusable: say so, and the page side replaces this worker with a fresh one.
+    const fatal = e instanceof WebAssembly.RuntimeError;
+    const error = fatal ? `${e.name}: ${e.message}` : e instanceof Error ? e.message : String(e);
+    self.postMessage({ id, ok: false, error, fatal });
   }
 };
 

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -22,6 +22,7 @@ const MODEL_DIR = env('WEBINFER_E2E_MODEL_DIR'); // target/demo-model: the model
 const EXPECTED = JSON.parse(readFileSync(env('WEBINFER_E2E_EXPECTED'), 'utf8')); // onnxruntime's answers
 const PHOTOS = env('WEBINFER_E2E_PHOTOS').split(':');
 const OUT = env('WEBINFER_E2E_OUT'); // screenshots and logs land here
+const TRAP_DIR = env('WEBINFER_E2E_TRAP_DIR'); // tests/e2e/trap_model.py's model + manifest
 const CDN_SH = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../tools/cdn/cdn.sh');
 
 const manifest = JSON.parse(readFileSync(path.join(APP, 'model.manifest.json'), 'utf8'));
@@ -56,6 +57,7 @@ class Cdn {
   }
   restore() {
     copyFileSync(path.join(MODEL_DIR, MODEL_FILE), this.modelPath);
+    for (const f of readdirSync(TRAP_DIR)) copyFileSync(path.join(TRAP_DIR, f), path.join(this.root, 'models', f));
   }
   /** Flips one byte in the middle: same name and size, different digest. */
   tamper() {
@@ -263,6 +265,33 @@ test('the embedding module classifies <img>, <canvas>, ImageBitmap, ImageData an
   }
   assert.match(results.error, /cannot read pixels from this image/);
   assert.equal(results.after, ref.label, 'the classifier still works after a bad call');
+  await page.close();
+});
+
+test('a model that crashes the engine: the worker is replaced, the call fails clearly, the next works', async () => {
+  const page = await openPage(context);
+  await load(page);
+  const out = await page.evaluate(async (manifestUrl) => {
+    const src = document.querySelector('script[type=module]').src.replace('app.js', 'classifier.js');
+    const { Classifier } = await import(src);
+    const classifier = await Classifier.load(manifestUrl);
+    const image = (v) => new ImageData(new Uint8ClampedArray(16 * 16 * 4).fill(v), 16, 16);
+    const result = {};
+    result.before = (await classifier.classify(image(255)))[0].probability;
+    try {
+      await classifier.classify(image(40)); // divides by zero inside the engine
+    } catch (e) {
+      result.error = e.message;
+    }
+    result.after = (await classifier.classify(image(255)))[0].probability;
+    result.source = classifier.info.timings.source; // the restarted worker's load
+    classifier.dispose();
+    return result;
+  }, `${cdn.url}trap.manifest.json`);
+  assert.ok(Math.abs(out.before - 0.001) < 1e-6, `uniform scores before the crash: ${out.before}`);
+  assert.match(out.error ?? '', /the inference engine crashed \(RuntimeError: .*\); it has been restarted/);
+  assert.ok(Math.abs(out.after - 0.001) < 1e-6, `the next call works: ${out.after}`);
+  assert.equal(out.source, 'cache', 'the restarted worker loaded the model from the cache, not the network');
   await page.close();
 });
 
