@@ -213,3 +213,14 @@ fn efficientnet_lite0_matches_onnxruntime() {
         }
     }
 }
+
+/// A memory limit refuses a model before planning, with a message that says what to change;
+/// the same model plans under a larger limit.
+#[test]
+fn memory_limit_refuses_large_models_before_planning() {
+    let bytes = model_bytes("conv_f32");
+    let err = Model::load(&bytes).unwrap().plan_within(Some(1024)).err().unwrap();
+    assert!(matches!(err, Error::TooLarge { need, limit: 1024 } if need > 7000), "{err:?}");
+    assert!(err.to_string().contains("over the memory limit of 0 MB (options.memoryLimitMB"), "{err}");
+    assert!(Model::load(&bytes).unwrap().plan_within(Some(1 << 20)).is_ok());
+}

@@ -410,3 +410,19 @@ async fn stalled_cdn_times_out() {
     let opts = options(&[("sha256", digest.as_str().into()), ("timeoutMs", 150.into())]);
     assert!(create("/stub/recover/conv.onnx", opts).await.is_ok());
 }
+
+/// A model over `memoryLimitMB` is refused before it is allocated: by its Content-Length before
+/// the download, or by its planned tensors before planning. The message says which limit to raise.
+#[wasm_bindgen_test]
+async fn models_over_the_memory_limit_are_refused_before_allocation() {
+    let manifest = fetch_json(&format!("/{DEMO_MANIFEST}")).await.unwrap();
+    let file = get(&get(&manifest, "model"), "url").as_string().unwrap();
+    let url = format!("/{}/{file}", DEMO_MANIFEST.rsplit_once('/').unwrap().0);
+    let err = create(url.as_str(), options(&[("memoryLimitMB", 4.into())])).await.err().unwrap();
+    assert_contains(&err, &format!("{url} is 5 MB, over the memory limit of 4 MB (options.memoryLimitMB)"));
+    let err = create(url.as_str(), options(&[("memoryLimitMB", 50.into())])).await.err().unwrap();
+    assert_contains(&err, "the model needs about 94 MB for its weights and intermediate tensors, over the memory limit of 50 MB");
+    let err = create(url.as_str(), options(&[("memoryLimitMB", 0.into())])).await.err().unwrap();
+    assert_contains(&err, "options.memoryLimitMB must be a whole number from 1 to 4096");
+    assert!(create(url.as_str(), options(&[("memoryLimitMB", 200.into())])).await.is_ok());
+}

@@ -33,6 +33,8 @@ pub enum Error {
     InvalidImage { reason: String },
     /// A manifest `preprocess` block that cannot be applied.
     InvalidPreprocess { reason: String },
+    /// The model's tensors need more memory than the limit allows.
+    TooLarge { need: u64, limit: u64 },
 }
 
 impl Error {
@@ -85,6 +87,13 @@ impl fmt::Display for Error {
             Error::Run { reason } => write!(f, "inference failed: {reason}"),
             Error::InvalidImage { reason } => write!(f, "invalid image: {reason}"),
             Error::InvalidPreprocess { reason } => write!(f, "invalid manifest `preprocess`: {reason}"),
+            Error::TooLarge { need, limit } => write!(
+                f,
+                "the model needs about {} MB for its weights and intermediate tensors, over the memory limit of {} MB \
+                 (options.memoryLimitMB; a wasm32 page can address at most 4096 MB); it was not planned",
+                need.div_ceil(1 << 20),
+                limit / (1 << 20)
+            ),
         }
     }
 }

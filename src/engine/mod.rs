@@ -14,6 +14,6 @@ mod tensor;
 
 pub use error::{Error, Result};
 pub use inspect::{inspect, Inspection, UnsupportedNode};
-pub use model::{Dim, Model, TensorInfo};
+pub use model::{Dim, Model, TensorInfo, DEFAULT_MEMORY_LIMIT};
 pub use plan::Plan;
 pub use tensor::{DType, Tensor, TensorData};

@@ -72,6 +72,25 @@ fn inference_info(name: String, fact: &InferenceFact) -> TensorInfo {
     TensorInfo::new(name, fact.datum_type.concretize(), dims)
 }
 
+/// What a plan may need before it is refused: wasm32 addresses 4 GiB at most, and a browser tab
+/// may get less, so a model needing more must fail with a message, not an out-of-memory trap.
+/// Native builds have no limit.
+pub const DEFAULT_MEMORY_LIMIT: Option<u64> = if cfg!(target_arch = "wasm32") { Some(2 << 30) } else { None };
+
+/// Bytes of every tensor of known shape in the graph (weights included), saturating.
+fn memory_estimate(model: &TypedModel) -> u64 {
+    let mut total: u64 = 0;
+    for node in &model.nodes {
+        for output in &node.outputs {
+            let fact = &output.fact;
+            let Some(shape) = fact.shape.as_concrete() else { continue };
+            let volume = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64)).unwrap_or(u64::MAX);
+            total = total.saturating_add(volume.saturating_mul(fact.datum_type.size_of() as u64));
+        }
+    }
+    total
+}
+
 pub(crate) fn typed_info(name: String, fact: &TypedFact) -> TensorInfo {
     TensorInfo::new(name, Some(fact.datum_type), Some(fact.shape.dims().iter().map(Dim::from_tdim).collect()))
 }
@@ -210,8 +229,23 @@ impl Model {
     }
 
     /// Analyses, optimizes and schedules the model: the expensive step, done once per session.
+    /// Refuses models needing more than [`DEFAULT_MEMORY_LIMIT`] (see [`Model::plan_within`]).
     pub fn plan(self) -> Result<Plan> {
-        let optimized = self.graph.into_optimized().map_err(Error::plan)?;
-        Plan::new(optimized)
+        self.plan_within(DEFAULT_MEMORY_LIMIT)
+    }
+
+    /// [`Model::plan`], refusing the model when the tensors it declares once typed (weights and
+    /// every intermediate result of known shape) add up to more than `limit` bytes. The sum is an
+    /// upper bound of what a run holds at once, and it is checked before optimizing, so constant
+    /// folding cannot allocate past it either. Tensors with dynamic dims cannot be sized here.
+    pub fn plan_within(self, limit: Option<u64>) -> Result<Plan> {
+        let typed = self.graph.into_typed().map_err(Error::plan)?;
+        if let Some(limit) = limit {
+            let need = memory_estimate(&typed);
+            if need > limit {
+                return Err(Error::TooLarge { need, limit });
+            }
+        }
+        Plan::new(typed.into_optimized().map_err(Error::plan)?)
     }
 }

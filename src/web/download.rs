@@ -30,11 +30,14 @@ extern "C" {
 pub struct Policy {
     pub timeout_ms: u32,
     pub retries: u32,
+    /// A body larger than this is refused as soon as its size is known (the memory limit: the
+    /// model could not be planned anyway).
+    pub max_bytes: Option<u64>,
 }
 
 impl Default for Policy {
     fn default() -> Policy {
-        Policy { timeout_ms: 30_000, retries: 2 }
+        Policy { timeout_ms: 30_000, retries: 2, max_bytes: None }
     }
 }
 
@@ -77,7 +80,7 @@ pub struct Downloaded {
 pub async fn download(url: &str, progress: Option<&Function>, policy: Policy) -> Result<Downloaded, String> {
     let mut attempt = 0;
     loop {
-        match download_once(url, progress, policy.timeout_ms).await {
+        match download_once(url, progress, policy).await {
             Ok(done) => return Ok(done),
             Err(Failure { message, transient }) if !transient || attempt >= policy.retries => {
                 return Err(match attempt {
@@ -115,7 +118,15 @@ async fn within(promise: Promise, ms: u32) -> Option<Result<JsValue, JsValue>> {
     }
 }
 
-async fn download_once(url: &str, progress: Option<&Function>, timeout_ms: u32) -> Result<Downloaded, Failure> {
+async fn download_once(url: &str, progress: Option<&Function>, policy: Policy) -> Result<Downloaded, Failure> {
+    let timeout_ms = policy.timeout_ms;
+    let too_big = |size: u64, limit: u64| {
+        Failure::permanent(format!(
+            "{url} is {} MB, over the memory limit of {} MB (options.memoryLimitMB); it was not downloaded further",
+            size.div_ceil(1 << 20),
+            limit / (1 << 20)
+        ))
+    };
     // Aborting drops the connection, so a stalled CDN stops holding a socket.
     let controller = AbortController::new().map_err(|e| Failure::permanent(describe_js(&e)))?;
     let init = RequestInit::new();
@@ -150,6 +161,12 @@ async fn download_once(url: &str, progress: Option<&Function>, timeout_ms: u32) 
         .ok()
         .flatten()
         .and_then(|v| v.trim().parse::<u64>().ok());
+    if let (Some(size), Some(limit)) = (total, policy.max_bytes) {
+        if size > limit {
+            controller.abort();
+            return Err(too_big(size, limit));
+        }
+    }
     let body = response.body().ok_or_else(|| Failure::permanent(format!("could not fetch {url}: the response has no body")))?;
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
 
@@ -178,6 +195,10 @@ async fn download_once(url: &str, progress: Option<&Function>, timeout_ms: u32) 
             .map_err(|e| Failure::permanent(describe_js(&e)))?
             .unchecked_into();
         let start = bytes.len();
+        if let Some(limit) = policy.max_bytes.filter(|l| (start as u64 + value.length() as u64) > *l) {
+            controller.abort();
+            return Err(too_big(start as u64 + value.length() as u64, limit));
+        }
         bytes.resize(start + value.length() as usize, 0);
         value.copy_to(&mut bytes[start..]);
         hasher.update(&bytes[start..]);

@@ -38,7 +38,7 @@ impl Session {
         let parse_ms = now_ms() - start;
 
         let start = now_ms();
-        let plan = model.plan()?;
+        let plan = model.plan_within(options.memory_limit)?;
         let plan_ms = now_ms() - start;
         Ok(Session { plan, load_info: load_info(&verified, parse_ms, plan_ms) })
     }

@@ -8,6 +8,7 @@ use wasm_bindgen::prelude::*;
 use super::download::{download, report_progress, Policy};
 use super::{cache, now_ms};
 use crate::engine::digest::{normalize_hex, sha256_hex};
+use crate::engine::DEFAULT_MEMORY_LIMIT;
 
 /// Options from `Session.create(source, options)`, validated.
 pub struct LoadOptions {
@@ -16,14 +17,23 @@ pub struct LoadOptions {
     pub progress: Option<Function>,
     pub input_shapes: Vec<(String, Vec<usize>)>,
     pub download: Policy,
+    /// Bytes a model may need (file, weights and intermediate tensors) before it is refused.
+    pub memory_limit: Option<u64>,
 }
 
-const KNOWN_OPTIONS: [&str; 6] = ["sha256", "cache", "onProgress", "inputShapes", "timeoutMs", "retries"];
+const KNOWN_OPTIONS: [&str; 7] = ["sha256", "cache", "onProgress", "inputShapes", "timeoutMs", "retries", "memoryLimitMB"];
 
 impl LoadOptions {
     pub fn from_js(options: &JsValue) -> Result<LoadOptions, String> {
         if options.is_undefined() || options.is_null() {
-            return Ok(LoadOptions { sha256: None, cache: false, progress: None, input_shapes: vec![], download: Policy::default() });
+            return Ok(LoadOptions {
+                sha256: None,
+                cache: false,
+                progress: None,
+                input_shapes: vec![],
+                download: Policy::default(),
+                memory_limit: DEFAULT_MEMORY_LIMIT,
+            });
         }
         if !options.is_object() {
             return Err("options must be an object, e.g. { sha256: '…', onProgress: (loaded, total) => … }".into());
@@ -65,12 +75,17 @@ impl LoadOptions {
                 .map(|n| n as u32)
                 .ok_or_else(|| format!("options.{key} must be a whole number from {min} to {max}")),
         };
+        let memory_limit = match get("memoryLimitMB") {
+            v if v.is_undefined() => DEFAULT_MEMORY_LIMIT,
+            _ => Some(whole("memoryLimitMB", 1.0, 4096.0, 0)? as u64 * (1 << 20)),
+        };
         let defaults = Policy::default();
         let download = Policy {
             timeout_ms: whole("timeoutMs", 1.0, 600_000.0, defaults.timeout_ms)?,
             retries: whole("retries", 0.0, 10.0, defaults.retries)?,
+            max_bytes: memory_limit,
         };
-        Ok(LoadOptions { sha256, cache, progress, input_shapes, download })
+        Ok(LoadOptions { sha256, cache, progress, input_shapes, download, memory_limit })
     }
 }
 

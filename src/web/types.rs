@@ -37,6 +37,9 @@ export interface SessionOptions {
   /** Extra attempts after a transient failure (network error, stall, cut body, HTTP 408/429/5xx),
    *  after 250 ms, 500 ms, ... Default 2; 4xx errors and digest mismatches are never retried. */
   retries?: number;
+  /** Refuse, with an Error, a model whose file, weights and intermediate tensors need more than
+   *  this many MB, before allocating them (default 2048; wasm32 addresses at most 4096). */
+  memoryLimitMB?: number;
 }
 
 /** Pixels: an `ImageData`, or any `{ data, width, height }` with RGBA or RGB bytes. */
