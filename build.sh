@@ -10,6 +10,7 @@
 #   ./build.sh slug     a Heroku slug (app/: server binary, site, manifest, Procfile; no model)
 #                       in target/slug/slug.tgz, and its size
 #   ./build.sh bench    webinfer vs onnxruntime-web in headless Chromium -> bench/RESULTS.md
+#   ./build.sh fuzz [S] fuzz model loading/planning and runs for S seconds per target (default 60)
 #   ./build.sh test     run every test: native engine, CLI and server tests, the browser suite
 #                       in headless Chrome and Firefox, the model tool tests, then the end-to-end
 #                       tests against the extracted slug with the nginx CDN in Chromium
@@ -141,6 +142,20 @@ run_bench() {
   node bench/run.mjs "$@"
 }
 
+# libFuzzer over the engine (fuzz/): arbitrary bytes as a model, arbitrary feeds for the fixture
+# models. Built like the shipped code (-O: no overflow checks), no sanitizer (safe Rust: a panic
+# is the finding). Crashes land in fuzz/artifacts/; each fix adds the input to tests/fixtures/fuzz.
+run_fuzz() {
+  local seconds=${1:-60} target
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+  [[ "$(cargo fuzz --version 2>/dev/null)" == *0.13.1* ]] || cargo install --locked --quiet cargo-fuzz --version 0.13.1
+  mkdir -p fuzz/corpus/load_plan fuzz/corpus/run_feeds
+  cp tests/fixtures/models/*.onnx fuzz/corpus/load_plan/
+  for target in load_plan run_feeds; do
+    (cd fuzz && cargo +nightly fuzz run -O -s none "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len=20000)
+  done
+}
+
 run_tests() {
   say "demo model (the EfficientNet-Lite0 the engine and browser tests run)"
   build_demo_model
@@ -190,6 +205,7 @@ case "${1:-serve}" in
   slug) build_slug ;;
   e2e) run_e2e ;;
   bench) shift; run_bench "$@" ;;
+  fuzz) shift; run_fuzz "$@" ;;
   test) run_tests ;;
-  *) echo "usage: ./build.sh [serve|pkg|model|site|slug|e2e|bench|test]" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh [serve|pkg|model|site|slug|e2e|bench|fuzz|test]" >&2; exit 2 ;;
 esac

@@ -224,3 +224,21 @@ fn memory_limit_refuses_large_models_before_planning() {
     assert!(err.to_string().contains("over the memory limit of 0 MB (options.memoryLimitMB"), "{err}");
     assert!(Model::load(&bytes).unwrap().plan_within(Some(1 << 20)).is_ok());
 }
+
+/// Inputs the fuzzer (fuzz/, `cargo fuzz`) found crashing the engine; each must now be a clean
+/// error. Add a file here for every new finding.
+#[test]
+fn fuzz_findings_are_clean_errors() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(FIXTURES).join("fuzz");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = read(path.clone());
+        let outcome = Model::load(&bytes).and_then(|m| m.plan_within(Some(16 << 20)));
+        assert!(outcome.is_err(), "{}: loaded", path.display());
+        count += 1;
+    }
+    assert!(count >= 1);
+    let err = Model::load(&read(dir.join("load_plan-dangling-output.onnx"))).err().unwrap().to_string();
+    assert!(err.contains("graph output `y` is not produced by any node, input or initializer"), "{err}");
+}

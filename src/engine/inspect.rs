@@ -2,9 +2,9 @@
 //! histogram, and every node tract cannot run. The model tool and `webinfer inspect` use it to
 //! refuse a model before publishing it, naming all the failing ops at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
-use tract_onnx::pb::ModelProto;
+use tract_onnx::pb::{GraphProto, ModelProto, NodeProto};
 use tract_onnx::Onnx;
 use tract_onnx::prelude::*;
 
@@ -38,10 +38,72 @@ pub(crate) fn parse_proto(onnx: &Onnx, bytes: &[u8]) -> Result<ModelProto> {
         return Err(Error::InvalidModel { reason: "the model is empty (0 bytes)".into() });
     }
     let proto = onnx.proto_model_for_read(&mut &*bytes).map_err(Error::invalid_model)?;
-    if proto.graph.is_none() {
+    let Some(graph) = proto.graph.as_ref() else {
         return Err(Error::InvalidModel { reason: "the file has no graph".into() });
-    }
+    };
+    check_references(graph)?;
     Ok(proto)
+}
+
+/// Every value the graph reads must be defined somewhere: tract 0.23 looks names up with an
+/// index that panics on a dangling one (found by fuzzing), so they are refused here, by name.
+fn check_references(graph: &GraphProto) -> Result<()> {
+    let mut defined: HashSet<&str> = graph.input.iter().map(|i| i.name.as_str()).collect();
+    defined.extend(graph.initializer.iter().map(|t| t.name.as_str()));
+    defined.extend(graph.node.iter().flat_map(|n| n.output.iter().map(String::as_str)));
+    let dangling = |what: String| Err(Error::InvalidModel { reason: what });
+    for node in &graph.node {
+        if let Some(missing) = node.input.iter().find(|i| !i.is_empty() && !defined.contains(i.as_str())) {
+            let name = if node.name.is_empty() { &node.op_type } else { &node.name };
+            return dangling(format!("node `{name}` reads `{missing}`, which no input, initializer or node defines"));
+        }
+    }
+    if let Some(missing) = graph.output.iter().find(|o| !defined.contains(o.name.as_str())) {
+        return dangling(format!("graph output `{}` is not produced by any node, input or initializer", missing.name));
+    }
+    for node in &graph.node {
+        check_window_attributes(graph, node)?;
+    }
+    Ok(())
+}
+
+/// Convolutions and pools: `pads` holds two values per spatial axis, `strides`, `dilations` and
+/// `kernel_shape` one. tract 0.23 indexes them per axis and panics when they are short (found
+/// by fuzzing).
+fn check_window_attributes(graph: &GraphProto, node: &NodeProto) -> Result<()> {
+    const WINDOWED: [&str; 7] = ["Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "MaxPool", "AveragePool", "LpPool"];
+    if !WINDOWED.contains(&node.op_type.as_str()) {
+        return Ok(());
+    }
+    let ints = |name: &str| node.attribute.iter().find(|a| a.name == name).map(|a| a.ints.len());
+    // Spatial rank: kernel_shape, else the weight initializer's rank minus 2 (N and C).
+    let weight = match node.op_type.as_str() {
+        "QLinearConv" => node.input.get(3),
+        _ => node.input.get(1),
+    };
+    let spatial = ints("kernel_shape").or_else(|| {
+        let w = weight?;
+        graph.initializer.iter().find(|t| &t.name == w).map(|t| t.dims.len().saturating_sub(2))
+    });
+    let name = if node.name.is_empty() { node.output.first().cloned().unwrap_or_default() } else { node.name.clone() };
+    let bad = |attr: &str, got: usize, want: String| {
+        Err(Error::InvalidModel { reason: format!("node `{name}` ({}): `{attr}` has {got} values, expected {want}", node.op_type) })
+    };
+    if let Some(pads) = ints("pads") {
+        match spatial {
+            Some(k) if pads != 2 * k => return bad("pads", pads, format!("{} (2 per spatial axis)", 2 * k)),
+            None if pads % 2 == 1 => return bad("pads", pads, "an even number (2 per spatial axis)".into()),
+            _ => {}
+        }
+    }
+    for attr in ["strides", "dilations", "kernel_shape", "output_padding"] {
+        if let (Some(got), Some(k)) = (ints(attr), spatial) {
+            if got != k {
+                return bad(attr, got, format!("{k} (1 per spatial axis)"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Nodes of the main graph whose op type tract has no builder for (in file order).

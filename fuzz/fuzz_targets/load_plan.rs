@@ -1,0 +1,36 @@
+//! Arbitrary bytes as a model: inspect, load, plan (under a small memory limit, so the fuzzer
+//! explores parsing rather than allocation) and, when every input has a small fixed shape, one
+//! run on zeros. Every failure must be an `Err`; a panic is a finding.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use webinfer::{DType, Dim, Model, Tensor, TensorData};
+
+fuzz_target!(|data: &[u8]| {
+    let _ = webinfer::inspect(data);
+    let Ok(model) = Model::load(data) else { return };
+    let Ok(mut plan) = model.plan_within(Some(16 << 20)) else { return };
+    let feeds: Option<Vec<(String, Tensor)>> = plan
+        .inputs()
+        .iter()
+        .map(|info| {
+            let dims: Vec<usize> = info.dims.as_ref()?.iter().map(|d| if let Dim::Fixed(v) = d { Some(*v) } else { None }).collect::<Option<_>>()?;
+            let n: usize = dims.iter().product();
+            if n > 1 << 16 {
+                return None;
+            }
+            let data = match DType::from_name(info.dtype.as_deref()?)? {
+                DType::F32 => TensorData::F32(vec![0.0; n]),
+                DType::I8 => TensorData::I8(vec![0; n]),
+                DType::U8 => TensorData::U8(vec![0; n]),
+                DType::I32 => TensorData::I32(vec![0; n]),
+                DType::I64 => TensorData::I64(vec![0; n]),
+                DType::Bool => TensorData::Bool(vec![false; n]),
+            };
+            Some((info.name.clone(), Tensor::new(dims, data)))
+        })
+        .collect();
+    if let Some(feeds) = feeds {
+        let _ = plan.run(feeds);
+    }
+});
