@@ -158,6 +158,15 @@ async function load(page) {
   if (state === 'error') assert.fail(`the page failed to load the model: ${await page.textContent('#error-text')}`);
 }
 
+/** Opens the page in `context` expecting the model load to fail: the error must be visible. */
+async function loadFailing(context) {
+  const page = await openPage(context);
+  await page.goto(`${server.origin}/`);
+  assert.equal(await waitForState(page, ['ready', 'error']), 'error');
+  assert.ok(await page.isVisible('#error-text'), 'the error is shown');
+  return { page, message: await page.textContent('#error-text') };
+}
+
 /** Picks a photo with the file input, as a visitor would, and reads the top 5 off the page. */
 async function classify(page, photo) {
   await page.evaluate(() => { document.body.dataset.state = 'waiting'; });
@@ -352,11 +361,8 @@ test('a tampered model on the CDN is a visible error and nothing is cached', asy
   cdn.tamper();
   const ctx = await browser.newContext();
   try {
-    const page = await openPage(ctx);
-    await page.goto(`${server.origin}/`);
-    assert.equal(await waitForState(page, ['ready', 'error']), 'error');
-    assert.ok(await page.isVisible('#error-text'));
-    assert.match(await page.textContent('#error-text'), /sha256 mismatch|digest/i);
+    const { page, message } = await loadFailing(ctx);
+    assert.match(message, /sha256 mismatch|digest/i, message);
     const cached = await page.evaluate(async () => (await (await caches.open('webinfer-models-v1')).keys()).length);
     assert.equal(cached, 0, 'the tampered model was not cached');
   } finally {
@@ -369,10 +375,7 @@ test('a CDN that is down is a visible error, and the page recovers when it retur
   cdn.stop();
   const ctx = await browser.newContext();
   try {
-    const page = await openPage(ctx);
-    await page.goto(`${server.origin}/`);
-    assert.equal(await waitForState(page, ['ready', 'error']), 'error');
-    const message = await page.textContent('#error-text');
+    const { page, message } = await loadFailing(ctx);
     assert.match(message, /download|fetch|network/i, message);
     assert.ok(await page.isVisible('#retry'), 'a retry button is offered');
 
