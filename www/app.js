@@ -83,10 +83,10 @@ async function classify(source) {
   clearError();
   setState('classifying');
   try {
-    const preview = await createImageBitmap(source);
-    drawPreview(preview);
-    preview.close();
-    const top = await classifier.classify(source);
+    // Decoded once, as the classifier wants it (no colour conversion), drawn, then handed over.
+    const bitmap = await createImageBitmap(source, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    drawPreview(bitmap);
+    const top = await classifier.classify(bitmap);
     renderTop(top);
     const t = classifier.lastTimings;
     fill($('run-timings'), [['preprocess (wasm)', ms(t.preprocessMs)], ['inference (wasm)', ms(t.runMs)]]);

@@ -104,10 +104,12 @@ export class Classifier {
   }
 }
 
-/** Pixels the worker can take: ImageData as is, everything else as an ImageBitmap, decoded
- *  without colour conversion (the model pipeline's Pillow ignores colour profiles too). */
+/** Pixels the worker can take: ImageData and ImageBitmap as they are (a bitmap is transferred,
+ *  so the caller's copy is detached), everything else decoded into an ImageBitmap without colour
+ *  conversion (the model pipeline's Pillow ignores colour profiles too). */
 async function toTransferable(image) {
   if (typeof ImageData !== 'undefined' && image instanceof ImageData) return image;
+  if (image instanceof ImageBitmap) return image; // already decoded: transferred, not copied
   if (typeof HTMLImageElement !== 'undefined' && image instanceof HTMLImageElement) await image.decode();
   try {
     return await createImageBitmap(image, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });

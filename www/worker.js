@@ -9,8 +9,8 @@ let compileMs = null;
 
 const handlers = {
   async load({ manifestUrl }, progress) {
-    compileMs ??= await timed(() => init());
-    const { value: loaded, ms: manifestMs } = await timed(() => fetchManifest(manifestUrl), true);
+    compileMs ??= (await timed(() => init())).ms;
+    const { value: loaded, ms: manifestMs } = await timed(() => fetchManifest(manifestUrl));
     const next = await Session.create(loaded.model.url, {
       sha256: loaded.model.sha256,
       onProgress: (bytes, total) => progress({ loaded: bytes, total: total ?? loaded.model.bytes ?? null }),
@@ -58,11 +58,10 @@ self.onmessage = async ({ data: { id, op, ...args } }) => {
   }
 };
 
-async function timed(f, withValue = false) {
+async function timed(f) {
   const t0 = performance.now();
   const value = await f();
-  const ms = performance.now() - t0;
-  return withValue ? { value, ms } : ms;
+  return { value, ms: performance.now() - t0 };
 }
 
 /** RGBA pixels of a bitmap, as decoded (no colour management, like Pillow). */

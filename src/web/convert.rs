@@ -17,7 +17,8 @@ pub fn dims_from_js(value: &JsValue) -> Option<Vec<usize>> {
         .collect()
 }
 
-fn get(object: &JsValue, key: &str) -> JsValue {
+/// `object[key]`, or `undefined` when it cannot be read.
+pub fn get(object: &JsValue, key: &str) -> JsValue {
     Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 

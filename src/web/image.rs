@@ -2,10 +2,10 @@
 //! cropping, normalizing and layout happen here in Rust (the engine's `image` module), exactly
 //! as the model pipeline did them; the page only hands over pixels.
 
-use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array, Uint8ClampedArray};
+use js_sys::{Array, Float32Array, Object, Uint8Array, Uint8ClampedArray};
 use wasm_bindgen::prelude::*;
 
-use super::convert::set;
+use super::convert::{get, set};
 use super::js_error;
 use super::types::{ImagePixels, PreprocessSpec, Ranked, TensorLike};
 use crate::engine::image::{top_k, Image, Preprocess};
@@ -42,10 +42,6 @@ pub fn top_k_js(scores: &Float32Array, k: u32) -> Result<Ranked, JsError> {
         })
         .collect();
     Ok(out.unchecked_into())
-}
-
-fn get(object: &JsValue, key: &str) -> JsValue {
-    Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn pixels_from_js(image: &JsValue) -> Result<(Vec<u8>, usize, usize), String> {
