@@ -12,8 +12,9 @@
 #   ./build.sh bench    webinfer vs onnxruntime-web in headless Chromium -> bench/RESULTS.md
 #   ./build.sh fuzz [S] fuzz model loading/planning and runs for S seconds per target (default 60)
 #   ./build.sh test     run every test: native engine, CLI and server tests, the browser suite
-#                       in headless Chrome and Firefox, the model tool tests, then the end-to-end
-#                       tests against the extracted slug with the nginx CDN in Chromium
+#                       in headless Chrome and Firefox, a bounded fuzz run, the model tool tests,
+#                       then the end-to-end tests against the extracted slug with the nginx CDN
+#                       in Chromium
 #
 # Each installs what is missing first (tools/setup.sh).
 set -euo pipefail
@@ -145,14 +146,35 @@ run_bench() {
 # libFuzzer over the engine (fuzz/): arbitrary bytes as a model, arbitrary feeds for the fixture
 # models. Built like the shipped code (-O: no overflow checks), no sanitizer (safe Rust: a panic
 # is the finding). Crashes land in fuzz/artifacts/; each fix adds the input to tests/fixtures/fuzz.
-run_fuzz() {
-  local seconds=${1:-60} target
+fuzz_tools() {
   rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
   [[ "$(cargo fuzz --version 2>/dev/null)" == *0.13.1* ]] || cargo install --locked --quiet cargo-fuzz --version 0.13.1
+}
+
+run_fuzz() {
+  local seconds=${1:-60} target
+  fuzz_tools
   mkdir -p fuzz/corpus/load_plan fuzz/corpus/run_feeds
   cp tests/fixtures/models/*.onnx fuzz/corpus/load_plan/
   for target in load_plan run_feeds; do
     (cd fuzz && cargo +nightly fuzz run -O -s none "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len=20000)
+  done
+}
+
+# The test command's bounded fuzz run: a fixed seed and run count per target, starting from the
+# committed seeds (the fixture models and every past finding), so a commit that reintroduces a
+# crash fails here. Longer campaigns (`./build.sh fuzz`) look for new findings.
+fuzz_check() {
+  local target seeds runs
+  fuzz_tools
+  for target in load_plan run_feeds; do
+    seeds=$ROOT/target/fuzz-seeds/$target
+    rm -rf "$seeds" && mkdir -p "$seeds"
+    [[ $target == load_plan ]] && cp tests/fixtures/models/*.onnx tests/fixtures/fuzz/*.onnx "$seeds/"
+    runs=$([[ $target == load_plan ]] && echo 20000 || echo 100000)
+    (cd fuzz && cargo +nightly fuzz run -O -s none "$target" "$seeds" -- \
+      -seed=1 -runs="$runs" -max_len=20000 -max_total_time=300 -print_final_stats=1)
+    echo "fuzz $target: $runs runs from seed 1, no crash"
   done
 }
 
@@ -163,6 +185,9 @@ run_tests() {
   : > "$log"
   say "native tests: engine and CLI"
   cargo test --release --locked --workspace --tests 2>&1 | tee -a "$log"
+  say "supply chain: licenses, bans and sources of every crate (deny.toml)"
+  cargo deny --offline --workspace check licenses bans sources 2>&1 | tee -a "$log"
+  echo "cargo deny: licenses, bans, sources ok" | tee -a "$log"
   # One browser per invocation, each with only its own driver variable: wasm-pack 0.15.1 given
   # --chrome --firefox together, or --chrome with GECKODRIVER set, runs Firefox and never Chrome.
   # The runner's banner is checked so a suite can never silently run in the wrong browser.
@@ -181,6 +206,8 @@ run_tests() {
     grep -q "Running headless tests in $name" "$out" || { say "the $browser suite did not run in $name"; exit 1; }
     cat "$out" >> "$log"
   done
+  say "fuzzing: a bounded, fixed-seed run of each target (fuzz/)"
+  fuzz_check 2>&1 | tee -a "$log"
   say "model tool tests (pytest)"
   python3 -m pytest -q -p no:cacheprovider -rs tools/models 2>&1 | tee -a "$log"
   say "end-to-end tests: the slug's server, the nginx CDN stand-in, the page in Chromium"
@@ -193,6 +220,8 @@ run_tests() {
        /^[0-9]+ passed/ { passed += $1 }
        /^ℹ pass [0-9]+/ { passed += $3 }
        /^ℹ fail [0-9]+/ { failed += $3 }
+       /^fuzz [a-z_]+: [0-9]+ runs from seed 1, no crash$/ { passed += 1 }
+       /^cargo deny: licenses, bans, sources ok$/ { passed += 1 }
        END { printf "webinfer: %d passed, %d failed\n", passed, failed }' "$log"
 }
 

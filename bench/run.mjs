@@ -129,9 +129,10 @@ async function latency(browser, base, list, ortThreads) {
     await page.evaluate((m) => bench.load('ort', m), model);
     const times = await page.evaluate(([m, o]) => bench.latency(['webinfer', 'ort'], m, o), [model, { warmup: WARMUP, runs: RUNS }]);
     const agreement = await page.evaluate((m) => bench.agreement(m), model);
+    const profile = ortThreads === 1 ? await page.evaluate(([m, n]) => bench.profile(m, n), [model, SMOKE ? 2 : 10]) : undefined;
     const w = stats(times.webinfer);
     const o = stats(times.ort);
-    out.models[model.name] = { webinfer: w, ort: o, ratio: w.median / o.median, agreement };
+    out.models[model.name] = { webinfer: w, ort: o, ratio: w.median / o.median, agreement, profile };
     console.log(`${model.name} (ort ${ortThreads} thread${ortThreads > 1 ? 's' : ''}): webinfer ${w.median.toFixed(2)} ms, onnxruntime-web ${o.median.toFixed(2)} ms, ratio ${(w.median / o.median).toFixed(2)}`);
   }
   await context.close();
@@ -212,6 +213,22 @@ function markdown(r) {
     `- onnxruntime-web ${r.onnxruntimeWeb} (wasm execution provider, graphOptimizationLevel 'all'); webinfer: tract-onnx, +simd128, one thread`,
     `- Latency: ${r.runs} runs per engine after ${r.warmup} warm-up runs, engines interleaved (alternating order) in one page; ms, median (p10–p90)`,
     '');
+  const lite = (kind) => `efficientnet-lite0-${kind}`;
+  const one = (kind) => r.latency.models[lite(kind)];
+  if (one('int8') && one('fp32')) {
+    const cold = r.startup[lite('int8')].webinfer.cold;
+    const rows = [
+      ['EfficientNet-Lite0 int8, 1 thread, webinfer / onnxruntime-web', one('int8').ratio, '<= 0.5', (v) => v <= 0.5],
+      ['EfficientNet-Lite0 fp32, 1 thread, webinfer / onnxruntime-web', one('fp32').ratio, '<= 0.7', (v) => v <= 0.7],
+      ['int8 latency / fp32 latency in webinfer', one('int8').webinfer.median / one('fp32').webinfer.median, '<= 0.7', (v) => v <= 0.7],
+      ['multi-threaded speed-up over 1 thread (2 cores)', null, '>= 1.6x', () => false],
+      ['default runtime download, brotli (MB)', r.size.webinfer.brotli / 1e6, '<= 1.2', (v) => v <= 1.2],
+      ['model parse + plan, int8 Lite0, cold (ms)', cold.parseMs + cold.planMs, '<= 150', (v) => v <= 150],
+    ];
+    add('## Performance targets (issue 6), this run', '', '| what | now | target | met |', '|---|---|---|---|');
+    for (const [what, v, target, met] of rows) add(`| ${what} | ${v == null ? 'no threaded build yet' : f2(v)} | ${target} | ${v != null && met(v) ? 'yes' : '**no**'} |`);
+    add('', 'What explains the misses, what was tried and what is next: [PERFORMANCE.md](PERFORMANCE.md).', '');
+  }
   add('## Per-inference latency, one thread', '', '| model | webinfer | onnxruntime-web | webinfer / ort | native webinfer (CLI) | wasm / native |', '|---|---|---|---|---|---|');
   for (const [name, m] of Object.entries(r.latency.models)) {
     const n = r.native[name];
@@ -235,6 +252,20 @@ function markdown(r) {
         add(`| ${name} | ${engine} | ${phase}${s.source ? ` (${s.source})` : ''} | ${f1(s.startMs)} | ${f1(s.fetchMs)} | ${engine === 'webinfer' ? f1(s.verifyMs) : '–'} | ${f1(parse)} | ${engine === 'webinfer' ? f1(s.planMs) : '(in create)'} | ${f1(s.firstRunMs)} | ${f1(s.sinceNavigationMs)} |`);
       }
     }
+  }
+  add('', '## Where webinfer\'s time goes', '', 'Planning, cold start, by stage (ms; `Session.loadInfo.planStagesMs`):', '',
+    '| model | parse | typed | declutter | optimize | schedule |', '|---|---|---|---|---|---|');
+  for (const [name, engines] of Object.entries(r.startup)) {
+    const s = engines.webinfer.cold;
+    const st = s.planStagesMs ?? {};
+    add(`| ${name} | ${f1(s.parseMs)} | ${f1(st.typed)} | ${f1(st.declutter)} | ${f1(st.optimize)} | ${f1(st.schedule)} |`);
+  }
+  add('', 'One run, by kind of operator after optimization (ms per run, mean over the profiled runs; `Session.profile`), in Chromium:', '',
+    '| model | operator | nodes | ms | share |', '|---|---|---|---|---|');
+  for (const [name, m] of Object.entries(r.latency.models)) {
+    const ops = m.profile ?? [];
+    const total = ops.reduce((a, o) => a + o.ms, 0);
+    for (const o of ops.slice(0, 6)) add(`| ${name} | ${o.op} | ${o.nodes} | ${f2(o.ms)} | ${(100 * o.ms / total).toFixed(1)}% |`);
   }
   add('', '## Runtime download (wasm + JS)', '', '| engine | files | raw | gzip | brotli |', '|---|---|---|---|---|');
   for (const [engine, s] of Object.entries(r.size)) add(`| ${engine} | ${s.files.map((f) => `\`${path.basename(f)}\``).join(', ')} | ${mb(s.raw)} MB | ${mb(s.gzip)} MB | ${mb(s.brotli)} MB |`);

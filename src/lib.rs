@@ -9,4 +9,6 @@ pub mod engine;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
-pub use engine::{inspect, DType, Dim, Error, Inspection, Model, Plan, Result, Tensor, TensorData, TensorInfo};
+pub use engine::{
+    inspect, DType, Dim, Error, Inspection, Model, OpTime, Plan, Result, Stage, Tensor, TensorData, TensorInfo,
+};

@@ -35,7 +35,7 @@ fn tensor(json: &Value) -> Tensor {
     let data = json["data"].as_array().unwrap();
     let ints = || data.iter().map(|v| v.as_i64().unwrap());
     let data = match DType::from_name(json["type"].as_str().unwrap()).unwrap() {
-        DType::F32 => TensorData::F32(data.iter().map(|v| v.as_f64().unwrap() as f32).collect()),
+        DType::F32 => TensorData::F32(data.iter().map(|v| json_float(v.as_f64(), v.as_str()) as f32).collect()),
         DType::I8 => TensorData::I8(ints().map(|v| v as i8).collect()),
         DType::U8 => TensorData::U8(ints().map(|v| v as u8).collect()),
         DType::I32 => TensorData::I32(ints().map(|v| v as i32).collect()),
@@ -71,6 +71,39 @@ fn fixtures_match_onnxruntime() {
     for name in ["conv_f32", "qdq_int8", "dynamic_batch", "dtypes"] {
         check_fixture(name, &mut plan(name));
     }
+}
+
+/// Empty batches and infinities: onnxruntime's answers (infinities and the NaN they make through
+/// MatMul, Relu, an empty output), not an error and not a panic.
+#[test]
+fn edge_case_inputs_match_onnxruntime() {
+    for case in expected("edge_cases")["cases"].as_array().unwrap() {
+        let label = format!("{} ({})", case["label"].as_str().unwrap(), case["model"].as_str().unwrap());
+        let mut plan = plan(case["model"].as_str().unwrap());
+        let outputs = plan.run(feeds(case)).unwrap_or_else(|e| panic!("{label}: {e}"));
+        for (name, got) in &outputs {
+            let want = tensor(&case["outputs"][name]);
+            assert_eq!(got.dims, want.dims, "{label} output {name}: dims");
+            assert_close(&format!("{label} output {name}"), &want.data.to_f64(), &got.data.to_f64(), 1e-4);
+        }
+    }
+}
+
+/// The int8 fast paths are taken: constant weights arrive dequantized (no DequantizeLinear on
+/// weights left to tract) and each activation's quantize -> dequantize runs as one fused op.
+/// (Their outputs are checked against onnxruntime by `fixtures_match_onnxruntime`.)
+#[test]
+fn qdq_models_take_the_fused_paths() {
+    let mut plan = plan("qdq_int8");
+    let case = &expected("qdq_int8")["cases"][0];
+    let ops = plan.profile(feeds(case), 1, || 0.0).unwrap();
+    let nodes = |prefix: &str| ops.iter().filter(|o| o.op.starts_with(prefix)).map(|o| o.nodes).sum::<usize>();
+    let listing: Vec<(&str, usize)> = ops.iter().map(|o| (o.op.as_str(), o.nodes)).collect();
+    // 7 activations are quantized; one quantize stays because it feeds a lookup table (tract's
+    // own int8 path for a dequantize -> op -> quantize chain), with the dequantize after it.
+    assert_eq!(nodes("QuantDequant"), 6, "{listing:?}");
+    assert_eq!(nodes("QuantizeLinear"), 1, "{listing:?}");
+    assert_eq!(nodes("DequantizeLinear"), 1, "{listing:?}");
 }
 
 #[test]
@@ -125,7 +158,7 @@ fn unsupported_operator_is_named() {
 
 #[test]
 fn quantized_softmax_is_refused() {
-    let err = Model::load(&model_bytes("qdq_softmax")).err().expect("quantized Softmax loaded");
+    let err = Model::load(&model_bytes("qdq_softmax")).expect_err("quantized Softmax loaded");
     assert!(err.to_string().contains("node `probs_softmax` is a quantized Softmax"), "{err}");
 }
 
@@ -142,6 +175,9 @@ fn corrupt_models_are_rejected() {
         assert!(matches!(err, Error::InvalidModel { .. }), "{what}: {err}");
         assert!(err.to_string().starts_with("not a valid ONNX model"), "{what}: {err}");
     }
+    let png = [b"\x89PNG\r\n\x1a\n".as_slice(), &[0; 64]].concat();
+    let err = Model::load(&png).err().unwrap().to_string();
+    assert!(err.starts_with("not a valid ONNX model (this is a PNG image, not an ONNX model)"), "{err}");
 }
 
 #[test]
@@ -169,6 +205,11 @@ fn bad_feeds_are_errors_and_the_plan_keeps_working() {
             vec![("image".into(), Tensor::new(image.dims.clone(), TensorData::F32(vec![0.0; 767])))],
             "input `image` has dims [1,3,16,16] (768 elements) but its data holds 767 elements",
         ),
+        (
+            vec![("image".into(), Tensor::new(image.dims.clone(), TensorData::F32(with_nan_at(&image, 256 + 5 * 16 + 7))))],
+            "input `image` holds NaN at index [0,1,5,7]; check how it was computed (a division by zero, an image \
+             that failed to load?)",
+        ),
     ];
     for (feeds, message) in bad {
         assert_eq!(plan.run(feeds).unwrap_err().to_string(), message);
@@ -176,6 +217,13 @@ fn bad_feeds_are_errors_and_the_plan_keeps_working() {
         let out = plan.run(good.clone()).unwrap();
         assert_close("after error", &tensor(&case["outputs"]["logits"]).data.to_f64(), &out[0].1.data.to_f64(), 1e-4);
     }
+}
+
+fn with_nan_at(tensor: &Tensor, flat: usize) -> Vec<f32> {
+    let TensorData::F32(values) = &tensor.data else { panic!("not float32") };
+    let mut values = values.clone();
+    values[flat] = f32::NAN;
+    values
 }
 
 #[test]
@@ -241,4 +289,10 @@ fn fuzz_findings_are_clean_errors() {
     assert!(count >= 1);
     let err = Model::load(&read(dir.join("load_plan-dangling-output.onnx"))).err().unwrap().to_string();
     assert!(err.contains("graph output `y` is not produced by any node, input or initializer"), "{err}");
+    let err = Model::load(&read(dir.join("load_plan-raw-string-tensor.onnx"))).err().unwrap().to_string();
+    assert!(err.contains("is stored as raw bytes, which ONNX does not allow"), "{err}");
+    let err = Model::load(&read(dir.join("load_plan-conv-pads-for-fewer-axes.onnx"))).err().unwrap().to_string();
+    assert!(err.contains("`pads` has 2 values, expected 4 (2 per spatial axis)"), "{err}");
+    let err = Model::load(&read(dir.join("load_plan-float-gather-indices.onnx"))).err().unwrap().to_string();
+    assert!(err.contains("(Gather): its indices `w` must be int32 or int64"), "{err}");
 }

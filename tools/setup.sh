@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing webinfer needs, skipping what is already there:
-# the wasm32 target, wasm-pack, Chromium + chromedriver, Firefox + geckodriver, nginx (the CDN
+# the wasm32 target, wasm-pack, cargo-deny, Chromium + chromedriver, Firefox + geckodriver, nginx (the CDN
 # stand-in), Node.js, and the pinned Python packages of tools/requirements.txt.
 # Safe to re-run; build.sh calls it before every build and test.
 set -euo pipefail
 
 WASM_PACK_VERSION=0.15.1
 GECKODRIVER_VERSION=0.37.1
+CARGO_DENY_VERSION=0.20.2
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 # `tool --version | grep -q` would fail under pipefail when grep exits early; compare a capture.
@@ -22,6 +23,11 @@ fi
 if ! has_version wasm-pack "$WASM_PACK_VERSION"; then
   say "installing wasm-pack $WASM_PACK_VERSION (about 2 minutes)"
   cargo install --locked --quiet wasm-pack --version "$WASM_PACK_VERSION"
+fi
+
+if ! has_version cargo-deny "$CARGO_DENY_VERSION"; then
+  say "installing cargo-deny $CARGO_DENY_VERSION (about 8 minutes)"
+  cargo install --locked --quiet cargo-deny --version "$CARGO_DENY_VERSION"
 fi
 
 need_apt=()

@@ -42,7 +42,7 @@ const engines = {
       const session = await webinferModule.Session.create(model.url, { sha256: model.sha256 });
       const info = session.loadInfo;
       state.webinfer[model.name] = session;
-      return { loadMs: now() - t0, source: info.source, fetchMs: info.fetchMs, verifyMs: info.verifyMs, parseMs: info.parseMs, planMs: info.planMs };
+      return { loadMs: now() - t0, source: info.source, fetchMs: info.fetchMs, verifyMs: info.verifyMs, parseMs: info.parseMs, planMs: info.planMs, planStagesMs: info.planStagesMs };
     },
     async run(model, input) {
       const session = state.webinfer[model.name];
@@ -119,6 +119,12 @@ window.bench = {
     for (let i = 0; i < a.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i] - b[i]));
     const argmax = (v) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0);
     return { maxAbsDiff, top1: { webinfer: argmax(a), ort: argmax(b) }, outputs: a.length };
+  },
+
+  /** webinfer's time per run by kind of operator (Session.profile), slowest first. */
+  async profile(model, runs) {
+    const input = await makeInput(model);
+    return state.webinfer[model.name].profile({ [model.inputName]: { data: input, dims: model.dims } }, runs);
   },
 
   memory(engine) {

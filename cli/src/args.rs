@@ -12,12 +12,15 @@ usage:
       run once; FILE holds the input's raw little-endian data; inputs not given get
       deterministic pseudo-random values
   webinfer bench MODEL [--shape ...] [--input ...] [--runs N] [--warmup N] [--json]
-      native load, plan, first-run and per-run latency (median, p10, p90)";
+      native load, plan, first-run and per-run latency (median, p10, p90)
+  webinfer profile MODEL [--shape ...] [--input ...] [--runs N] [--json]
+      where the time goes: each planning stage, then each kind of operator per run";
 
 pub enum Command {
     Inspect,
     Run,
     Bench { runs: usize, warmup: usize },
+    Profile { runs: usize },
 }
 
 pub struct Args {
@@ -72,6 +75,7 @@ fn parse_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Args
         Some("inspect") => Command::Inspect,
         Some("run") => Command::Run,
         Some("bench") => Command::Bench { runs, warmup },
+        Some("profile") => Command::Profile { runs },
         Some(other) => return Err(format!("unknown command `{other}`\n{USAGE}")),
         None => return Err(USAGE.to_string()),
     };

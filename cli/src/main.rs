@@ -60,6 +60,60 @@ fn execute(args: Args) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Profile { runs } => {
+            let report = profile(&bytes, &args, runs).map_err(|e| format!("{}: {e}", args.model.display()))?;
+            if args.json {
+                println!("{report}");
+            } else {
+                print_profile(&report);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Planning time per stage, then operator time per run over `runs` runs.
+fn profile(bytes: &[u8], args: &Args, runs: usize) -> Result<Value, String> {
+    let start = Instant::now();
+    let clock = move || ms(start);
+    let model = load(bytes, args).map_err(|e| e.to_string())?;
+    let mut stages = vec![("load".to_string(), clock())];
+    let mut plan = model
+        .plan_observed(None, |stage| stages.push((stage.name().to_string(), clock())))
+        .map_err(|e| e.to_string())?;
+    let stages: Vec<Value> = stages
+        .iter()
+        .scan(0.0, |last, (name, at)| {
+            let took = at - *last;
+            *last = *at;
+            Some(json!({ "stage": name, "ms": took }))
+        })
+        .collect();
+    let feeds = feeds::build(plan.inputs(), &args.inputs)?;
+    plan.run(feeds.clone()).map_err(|e| e.to_string())?; // the first run allocates; not profiled
+    let ops = plan.profile(feeds, runs, clock).map_err(|e| e.to_string())?;
+    let total: f64 = ops.iter().map(|o| o.ms).sum();
+    let ops: Vec<Value> = ops
+        .iter()
+        .map(|o| json!({ "op": o.op, "nodes": o.nodes, "ms": o.ms, "share": o.ms / total }))
+        .collect();
+    Ok(json!({ "model": args.model.display().to_string(), "runs": runs, "planning": stages, "run_ms": total, "ops": ops }))
+}
+
+fn print_profile(report: &Value) {
+    println!("planning (ms)");
+    for stage in report["planning"].as_array().into_iter().flatten() {
+        println!("  {:>10} {:>9.1}", stage["stage"].as_str().unwrap_or(""), stage["ms"].as_f64().unwrap_or(0.0));
+    }
+    println!("per run: {:.2} ms in operators, mean of {} runs", report["run_ms"].as_f64().unwrap_or(0.0), report["runs"]);
+    for op in report["ops"].as_array().into_iter().flatten() {
+        println!(
+            "  {:>8.3} ms {:>5.1}% {:>4} x {}",
+            op["ms"].as_f64().unwrap_or(0.0),
+            op["share"].as_f64().unwrap_or(0.0) * 100.0,
+            op["nodes"],
+            op["op"].as_str().unwrap_or("")
+        );
     }
 }
 

@@ -25,6 +25,8 @@ pub enum Error {
     WrongShape { input: String, expected: String, got: Vec<usize> },
     /// A feed's data length does not match the product of its dims.
     WrongLength { input: String, dims: Vec<usize>, expected: usize, got: usize },
+    /// A float feed holds NaN, which tract and onnxruntime treat differently.
+    NotANumber { input: String, index: Vec<usize> },
     /// A value the API cannot carry (e.g. a float16 output, an unknown type name).
     UnsupportedType { what: String },
     /// tract failed while running the plan.
@@ -82,6 +84,12 @@ impl fmt::Display for Error {
                 f,
                 "input `{input}` has dims {} ({expected} elements) but its data holds {got} elements",
                 dims(d)
+            ),
+            Error::NotANumber { input, index } => write!(
+                f,
+                "input `{input}` holds NaN at index {}; check how it was computed (a division by zero, an \
+                 image that failed to load?)",
+                dims(index)
             ),
             Error::UnsupportedType { what } => write!(f, "{what}"),
             Error::Run { reason } => write!(f, "inference failed: {reason}"),

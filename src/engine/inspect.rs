@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use tract_onnx::pb::{GraphProto, ModelProto, NodeProto};
+use tract_onnx::pb::tensor_proto::DataType;
+use tract_onnx::pb::{GraphProto, ModelProto, NodeProto, TensorProto};
 use tract_onnx::Onnx;
 use tract_onnx::prelude::*;
 
@@ -37,12 +38,55 @@ pub(crate) fn parse_proto(onnx: &Onnx, bytes: &[u8]) -> Result<ModelProto> {
     if bytes.is_empty() {
         return Err(Error::InvalidModel { reason: "the model is empty (0 bytes)".into() });
     }
+    if let Some(kind) = other_format(bytes) {
+        return Err(Error::InvalidModel { reason: format!("this is {kind}, not an ONNX model") });
+    }
     let proto = onnx.proto_model_for_read(&mut &*bytes).map_err(Error::invalid_model)?;
     let Some(graph) = proto.graph.as_ref() else {
         return Err(Error::InvalidModel { reason: "the file has no graph".into() });
     };
     check_references(graph)?;
+    check_raw_strings(graph)?;
     Ok(proto)
+}
+
+/// ONNX forbids `raw_data` for string tensors; tract 0.23 hits an `unimplemented!` on one
+/// (found by fuzzing). Initializers, tensor attributes (`Constant`) and subgraphs are checked.
+fn check_raw_strings(graph: &GraphProto) -> Result<()> {
+    let is_raw_string = |t: &TensorProto| t.data_type == DataType::String as i32 && !t.raw_data.is_empty();
+    let refuse = |name: &str| {
+        Err(Error::InvalidModel { reason: format!("string tensor `{name}` is stored as raw bytes, which ONNX does not allow") })
+    };
+    if let Some(t) = graph.initializer.iter().find(|t| is_raw_string(t)) {
+        return refuse(&t.name);
+    }
+    for node in &graph.node {
+        for attr in &node.attribute {
+            if let Some(t) = attr.t.iter().chain(&attr.tensors).find(|t| is_raw_string(t)) {
+                return refuse(if t.name.is_empty() { &node.name } else { &t.name });
+            }
+            for sub in attr.g.iter().chain(&attr.graphs) {
+                check_raw_strings(sub)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Files people fetch by mistake, known by their magic bytes: a protobuf decode error would only
+/// say "invalid wire type".
+fn other_format(bytes: &[u8]) -> Option<&'static str> {
+    const MAGIC: [(usize, &[u8], &str); 8] = [
+        (0, b"\x89PNG", "a PNG image"),
+        (0, b"\xff\xd8\xff", "a JPEG image"),
+        (0, b"PK\x03\x04", "a ZIP archive (a Keras or PyTorch file?)"),
+        (0, b"\x1f\x8b", "a gzip file (decompress it first)"),
+        (4, b"TFL3", "a TensorFlow Lite model"),
+        (0, b"\x89HDF", "an HDF5 file (a Keras .h5 model?)"),
+        (0, b"<", "an HTML or XML document (an error page?)"),
+        (0, b"{", "a JSON document (a manifest?)"),
+    ];
+    MAGIC.iter().find(|(at, magic, _)| bytes.get(*at..*at + magic.len()) == Some(magic)).map(|(_, _, kind)| *kind)
 }
 
 /// Every value the graph reads must be defined somewhere: tract 0.23 looks names up with an
@@ -63,8 +107,30 @@ fn check_references(graph: &GraphProto) -> Result<()> {
     }
     for node in &graph.node {
         check_window_attributes(graph, node)?;
+        check_index_types(graph, node)?;
     }
     Ok(())
+}
+
+/// Gather and scatter indices must be int32 or int64. tract 0.23 casts float indices and
+/// indexes out of bounds with the result (found by fuzzing), so a stated other type is refused.
+fn check_index_types(graph: &GraphProto, node: &NodeProto) -> Result<()> {
+    const INDEXED: [&str; 6] = ["Gather", "GatherElements", "GatherND", "ScatterElements", "ScatterND", "Scatter"];
+    let Some(indices) = node.input.get(1).filter(|_| INDEXED.contains(&node.op_type.as_str())) else { return Ok(()) };
+    let declared = graph.initializer.iter().find(|t| &t.name == indices).map(|t| t.data_type).or_else(|| {
+        let input = graph.input.iter().find(|i| &i.name == indices)?;
+        let tract_onnx::pb::type_proto::Value::TensorType(t) = input.r#type.as_ref()?.value.as_ref()?;
+        Some(t.elem_type)
+    });
+    match declared {
+        Some(t) if t != DataType::Int32 as i32 && t != DataType::Int64 as i32 => {
+            let name = if node.name.is_empty() { node.output.first().cloned().unwrap_or_default() } else { node.name.clone() };
+            Err(Error::InvalidModel {
+                reason: format!("node `{name}` ({}): its indices `{indices}` must be int32 or int64", node.op_type),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Convolutions and pools: `pads` holds two values per spatial axis, `strides`, `dilations` and
@@ -76,19 +142,27 @@ fn check_window_attributes(graph: &GraphProto, node: &NodeProto) -> Result<()> {
         return Ok(());
     }
     let ints = |name: &str| node.attribute.iter().find(|a| a.name == name).map(|a| a.ints.len());
-    // Spatial rank: kernel_shape, else the weight initializer's rank minus 2 (N and C).
     let weight = match node.op_type.as_str() {
         "QLinearConv" => node.input.get(3),
         _ => node.input.get(1),
     };
-    let spatial = ints("kernel_shape").or_else(|| {
-        let w = weight?;
-        graph.initializer.iter().find(|t| &t.name == w).map(|t| t.dims.len().saturating_sub(2))
-    });
+    // Spatial ranks (rank minus N and C) of the data and the weights, where the file states them.
+    let data_spatial = node.input.first().and_then(|x| declared_rank(graph, x)).map(|r| r.saturating_sub(2));
+    let weight_spatial = weight.and_then(|w| declared_rank(graph, w)).map(|r| r.saturating_sub(2));
     let name = if node.name.is_empty() { node.output.first().cloned().unwrap_or_default() } else { node.name.clone() };
-    let bad = |attr: &str, got: usize, want: String| {
-        Err(Error::InvalidModel { reason: format!("node `{name}` ({}): `{attr}` has {got} values, expected {want}", node.op_type) })
-    };
+    let invalid = |reason: String| Err(Error::InvalidModel { reason: format!("node `{name}` ({}): {reason}", node.op_type) });
+    if let (Some(x), Some(w)) = (data_spatial, weight_spatial) {
+        if x != w {
+            return invalid(format!("its input has {x} spatial axes but its weights have {w}"));
+        }
+    }
+    let spatial = ints("kernel_shape").or(weight_spatial).or(data_spatial);
+    if let (Some(k), Some(x)) = (spatial, data_spatial) {
+        if k != x {
+            return invalid(format!("`kernel_shape` has {k} values but its input has {x} spatial axes"));
+        }
+    }
+    let bad = |attr: &str, got: usize, want: String| invalid(format!("`{attr}` has {got} values, expected {want}"));
     if let Some(pads) = ints("pads") {
         match spatial {
             Some(k) if pads != 2 * k => return bad("pads", pads, format!("{} (2 per spatial axis)", 2 * k)),
@@ -104,6 +178,26 @@ fn check_window_attributes(graph: &GraphProto, node: &NodeProto) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The rank of a value as the file states it: an initializer's dims, a graph input's declared
+/// shape, or either seen through ops that keep the shape (quantization, casts, activations).
+fn declared_rank(graph: &GraphProto, name: &str) -> Option<usize> {
+    const SAME_SHAPE: [&str; 7] = ["DequantizeLinear", "QuantizeLinear", "Cast", "Identity", "Relu", "Clip", "Sigmoid"];
+    let mut name = name;
+    for _ in 0..32 {
+        if let Some(t) = graph.initializer.iter().find(|t| t.name == name) {
+            return Some(t.dims.len());
+        }
+        if let Some(input) = graph.input.iter().find(|i| i.name == name) {
+            // Tensor is the only value type tract's protobuf knows.
+            let tract_onnx::pb::type_proto::Value::TensorType(tensor) = input.r#type.as_ref()?.value.as_ref()?;
+            return tensor.shape.as_ref().map(|s| s.dim.len());
+        }
+        let producer = graph.node.iter().find(|n| n.output.iter().any(|o| o == name))?;
+        name = producer.input.first().filter(|_| SAME_SHAPE.contains(&producer.op_type.as_str()))?;
+    }
+    None
 }
 
 /// Nodes of the main graph whose op type tract has no builder for (in file order).

@@ -6,14 +6,16 @@
 
 pub mod digest;
 mod error;
+mod fold;
 pub mod image;
 mod inspect;
 mod model;
 mod plan;
+mod qdq;
 mod tensor;
 
 pub use error::{Error, Result};
 pub use inspect::{inspect, Inspection, UnsupportedNode};
-pub use model::{Dim, Model, TensorInfo, DEFAULT_MEMORY_LIMIT};
-pub use plan::Plan;
+pub use model::{Dim, Model, Stage, TensorInfo, DEFAULT_MEMORY_LIMIT};
+pub use plan::{OpTime, Plan};
 pub use tensor::{DType, Tensor, TensorData};

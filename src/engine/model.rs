@@ -8,6 +8,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::{Factoid, InferenceNode};
 
 use super::error::{Error, Result};
+use super::{fold, qdq};
 use super::inspect::{parse_proto, unsupported_nodes};
 use super::plan::Plan;
 use super::tensor::datum_name;
@@ -168,6 +169,28 @@ fn quantized_mixing_op(node: &InferenceNode) -> Error {
     }
 }
 
+/// The steps of planning, in order: shapes and types resolved (`Typed`), the graph simplified
+/// to tract's core ops (`Decluttered`), kernels chosen and fused (`Optimized`), execution order
+/// and state allocated (`Scheduled`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Typed,
+    Decluttered,
+    Optimized,
+    Scheduled,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Typed => "typed",
+            Stage::Decluttered => "declutter",
+            Stage::Optimized => "optimize",
+            Stage::Scheduled => "schedule",
+        }
+    }
+}
+
 /// A parsed model, before planning.
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -180,11 +203,14 @@ impl Model {
     /// using an operator tract lacks, naming the first such op and its node.
     pub fn load(bytes: &[u8]) -> Result<Model> {
         let onnx = tract_onnx::onnx();
-        let proto = parse_proto(&onnx, bytes)?;
+        let mut proto = parse_proto(&onnx, bytes)?;
         if let Some(first) = unsupported_nodes(&onnx, &proto).into_iter().next() {
             return Err(Error::UnsupportedOp { op: first.op, node: first.node });
         }
         let outputs = proto.graph.as_ref().map(|g| g.output.iter().map(declared_info).collect()).unwrap_or_default();
+        if let Some(graph) = proto.graph.as_mut() {
+            fold::dequantize_constants(graph);
+        }
         let graph = onnx.model_for_proto_model(&proto).map_err(Error::invalid_model)?;
         refuse_known_miscompilations(&graph)?;
         Ok(Model { graph, outputs })
@@ -239,13 +265,27 @@ impl Model {
     /// upper bound of what a run holds at once, and it is checked before optimizing, so constant
     /// folding cannot allocate past it either. Tensors with dynamic dims cannot be sized here.
     pub fn plan_within(self, limit: Option<u64>) -> Result<Plan> {
-        let typed = self.graph.into_typed().map_err(Error::plan)?;
+        self.plan_observed(limit, |_| {})
+    }
+
+    /// [`Model::plan_within`], calling `done` as each [`Stage`] finishes, so a caller with a
+    /// clock can see where planning time goes (`webinfer profile`, the page's load timings).
+    pub fn plan_observed(self, limit: Option<u64>, mut done: impl FnMut(Stage)) -> Result<Plan> {
+        let mut typed = self.graph.into_typed().map_err(Error::plan)?;
+        done(Stage::Typed);
         if let Some(limit) = limit {
             let need = memory_estimate(&typed);
             if need > limit {
                 return Err(Error::TooLarge { need, limit });
             }
         }
-        Plan::new(typed.into_optimized().map_err(Error::plan)?)
+        typed.declutter().map_err(Error::plan)?;
+        qdq::fuse_pairs(&mut typed).map_err(Error::plan)?;
+        done(Stage::Decluttered);
+        typed.optimize().map_err(Error::plan)?;
+        done(Stage::Optimized);
+        let plan = Plan::new(typed)?;
+        done(Stage::Scheduled);
+        Ok(plan)
     }
 }

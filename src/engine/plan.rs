@@ -1,13 +1,24 @@
 //! Stage 2: run. A plan is the optimized model plus the state tract reuses between runs
 //! (buffers, resolved symbols), so a session pays the planning cost once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tract_onnx::prelude::*;
 
 use super::error::{Error, Result};
 use super::model::{outlet_name, typed_info, Dim, TensorInfo};
-use super::tensor::{DType, Tensor};
+use super::tensor::{DType, Tensor, TensorData};
+
+/// Time per run spent in one kind of optimized operator (`Plan::profile`).
+#[derive(Debug, Clone)]
+pub struct OpTime {
+    /// tract's name for the operator after optimization (e.g. `OptMatMul`, `Im2col`).
+    pub op: String,
+    /// How many nodes of the plan run it.
+    pub nodes: usize,
+    /// Milliseconds per run, summed over those nodes.
+    pub ms: f64,
+}
 
 pub struct Plan {
     state: TypedSimpleState,
@@ -51,6 +62,33 @@ impl Plan {
             .zip(results.iter())
             .map(|(info, value)| Ok((info.name.clone(), Tensor::from_tract(&info.name, value)?)))
             .collect()
+    }
+
+    /// Runs the model `runs` times and returns the time spent in each kind of operator, slowest
+    /// first: where a run's time goes. `clock` gives milliseconds (`Instant` natively,
+    /// `performance.now()` in a browser); its own cost is included, so read the shares.
+    pub fn profile(&mut self, feeds: Vec<(String, Tensor)>, runs: usize, clock: impl Fn() -> f64) -> Result<Vec<OpTime>> {
+        let ordered = self.check_feeds(feeds)?;
+        let values = ordered.iter().map(|t| Ok(t.to_tract()?.into_tvalue())).collect::<Result<TVec<_>>>()?;
+        let mut by_op: HashMap<String, (HashSet<usize>, f64)> = HashMap::new();
+        for _ in 0..runs {
+            self.state
+                .run_plan_with_eval(values.clone(), |ctx, state, node, inputs| {
+                    let start = clock();
+                    let outputs = tract_onnx::tract_core::plan::eval(ctx, state, node, inputs);
+                    let entry = by_op.entry(node.op().name().to_string()).or_default();
+                    entry.0.insert(node.id);
+                    entry.1 += clock() - start;
+                    outputs
+                })
+                .map_err(Error::run)?;
+        }
+        let mut times: Vec<OpTime> = by_op
+            .into_iter()
+            .map(|(op, (nodes, ms))| OpTime { op, nodes: nodes.len(), ms: ms / runs.max(1) as f64 })
+            .collect();
+        times.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+        Ok(times)
     }
 
     /// Matches feeds to inputs by name and checks type, rank, fixed dims, consistent dynamic
@@ -112,5 +150,23 @@ fn check_one<'a>(info: &'a TensorInfo, tensor: &Tensor, symbols: &mut HashMap<&'
             got: tensor.data.len(),
         });
     }
+    // NaN is refused rather than passed on: tract's Relu and Clip turn it into a number where
+    // onnxruntime propagates it, so the result would look valid and be wrong. Infinities pass
+    // (attention masks use -inf) and behave as in onnxruntime.
+    if let TensorData::F32(values) = &tensor.data {
+        if let Some(flat) = values.iter().position(|v| v.is_nan()) {
+            return Err(Error::NotANumber { input: info.name.clone(), index: unravel(flat, &tensor.dims) });
+        }
+    }
     Ok(())
+}
+
+/// The multi-dimensional index of a flat (row-major) position.
+fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; dims.len()];
+    for (slot, &d) in index.iter_mut().zip(dims).rev() {
+        *slot = flat % d;
+        flat /= d;
+    }
+    index
 }

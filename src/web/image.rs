@@ -6,7 +6,7 @@ use js_sys::{Array, Float32Array, Object, Uint8Array, Uint8ClampedArray};
 use wasm_bindgen::prelude::*;
 
 use super::convert::{get, set};
-use super::js_error;
+use super::{alive, js_error};
 use super::types::{ImagePixels, PreprocessSpec, Ranked, TensorLike};
 use crate::engine::image::{top_k, Image, Preprocess};
 use crate::engine::TensorData;
@@ -16,6 +16,7 @@ use crate::engine::TensorData;
 /// `image` is anything with `{ data, width, height }` holding RGBA (an `ImageData`) or RGB bytes.
 #[wasm_bindgen(js_name = preprocessImage)]
 pub fn preprocess_image(image: ImagePixels, preprocess: PreprocessSpec) -> Result<TensorLike, JsError> {
+    alive()?;
     let spec = spec_from_js(&preprocess).map_err(js_error)?;
     let (pixels, width, height) = pixels_from_js(&image).map_err(js_error)?;
     let tensor = spec.apply(&Image { pixels: &pixels, width, height })?;
@@ -31,6 +32,7 @@ pub fn preprocess_image(image: ImagePixels, preprocess: PreprocessSpec) -> Resul
 /// `[{ index, probability }]`.
 #[wasm_bindgen(js_name = topK)]
 pub fn top_k_js(scores: &Float32Array, k: u32) -> Result<Ranked, JsError> {
+    alive()?;
     let ranked = top_k(&scores.to_vec(), k as usize)?;
     let out: Array = ranked
         .into_iter()

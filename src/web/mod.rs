@@ -12,18 +12,48 @@ mod session;
 mod source;
 pub mod types;
 
+use std::sync::OnceLock;
+
 use wasm_bindgen::prelude::*;
 
 pub use cache::clear_model_cache;
 pub use image::{preprocess_image, top_k_js};
 pub use session::Session;
 
+/// The message of the panic that killed this instance, if one did.
+static CRASH: OnceLock<String> = OnceLock::new();
+
 /// Runs once when the module is instantiated. Panics should not happen (inputs are validated
 /// before tract sees them); if one does, the hook puts its message in the console instead of
-/// an opaque `unreachable` trap.
+/// an opaque `unreachable` trap, and remembers it so later calls fail clearly (`alive`).
 #[wasm_bindgen(start)]
 fn start() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let what = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a panic");
+        let _ = CRASH.set(match info.location() {
+            Some(at) => format!("{what}, at {at}"),
+            None => what.to_string(),
+        });
+        console_error_panic_hook::hook(info);
+    }));
+}
+
+/// Fails once a call has panicked. In wasm a panic aborts with a trap that unwinds nothing: the
+/// shadow stack pointer, the plan's state and wasm-bindgen's borrow flags stay as they were
+/// mid-call, so nothing this instance computes afterwards can be trusted.
+fn alive() -> Result<(), JsError> {
+    match CRASH.get() {
+        None => Ok(()),
+        Some(panic) => Err(js_error(format_args!(
+            "webinfer's engine crashed in an earlier call ({panic}) and this instance of the module can no \
+             longer be used: import it again in a new Worker (www/classifier.js does this automatically)"
+        ))),
+    }
 }
 
 #[wasm_bindgen]

@@ -1,13 +1,15 @@
 //! `Session`: what a web page holds. Created once from a URL or bytes (download -> verify ->
 //! cache -> parse -> plan), then `run` as often as needed.
 
+use std::cell::RefCell;
+
 use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
 use super::convert::{feeds_from_js, infos_to_js, outputs_to_js, set};
 use super::source::{load, LoadOptions, Verified};
-use super::types::{Feeds, LoadInfo, ModelSource, Names, Outputs, SessionOptions, ValueInfos};
-use super::{js_error, now_ms};
+use super::types::{Feeds, LoadInfo, ModelSource, Names, OpTimes, Outputs, SessionOptions, ValueInfos};
+use super::{alive, js_error, now_ms};
 use crate::engine::{Model, Plan};
 
 /// A loaded, verified and planned model, ready to run.
@@ -18,7 +20,10 @@ use crate::engine::{Model, Plan};
 /// ```
 #[wasm_bindgen]
 pub struct Session {
-    plan: Plan,
+    // Behind a RefCell so `run` takes `&self`: after a crash wasm-bindgen's own borrow flag stays
+    // taken, and a `&mut self` call would fail with its generic "recursive use" message before
+    // `alive` could say what happened.
+    plan: RefCell<Plan>,
     load_info: Object,
 }
 
@@ -27,6 +32,7 @@ impl Session {
     /// Loads a model from a URL (streamed, verified against `options.sha256`, cached by digest)
     /// or from its bytes, and plans it. Rejects with an `Error` saying what went wrong.
     pub async fn create(source: ModelSource, options: Option<SessionOptions>) -> Result<Session, JsError> {
+        alive()?;
         let options = LoadOptions::from_js(&options.map_or(JsValue::UNDEFINED, Into::into)).map_err(js_error)?;
         let verified = load(&source, &options).await.map_err(js_error)?;
 
@@ -38,39 +44,69 @@ impl Session {
         let parse_ms = now_ms() - start;
 
         let start = now_ms();
-        let plan = model.plan_within(options.memory_limit)?;
+        let mut stages = vec![];
+        let plan = model.plan_observed(options.memory_limit, |stage| stages.push((stage, now_ms())))?;
         let plan_ms = now_ms() - start;
-        Ok(Session { plan, load_info: load_info(&verified, parse_ms, plan_ms) })
+        let info = load_info(&verified, parse_ms, plan_ms);
+        // Where planning went, stage by stage (`webinfer profile` shows the same natively).
+        let mut last = start;
+        let by_stage = Object::new();
+        for (stage, at) in stages {
+            set(&by_stage, stage.name(), &(at - last).into());
+            last = at;
+        }
+        set(&info, "planStagesMs", &by_stage);
+        Ok(Session { plan: RefCell::new(plan), load_info: info })
     }
 
     /// Runs the model. `feeds` maps every input name to `{ data, dims, type? }`; the result
     /// maps every output name to `{ type, dims, data }`. A bad feed throws an `Error` and leaves
     /// the session usable.
-    pub fn run(&mut self, feeds: Feeds) -> Result<Outputs, JsError> {
+    pub fn run(&self, feeds: Feeds) -> Result<Outputs, JsError> {
+        alive()?;
         let feeds = feeds_from_js(&feeds).map_err(js_error)?;
-        let outputs = self.plan.run(feeds)?;
+        let outputs = self.plan.borrow_mut().run(feeds)?;
         Ok(outputs_to_js(outputs).unchecked_into())
+    }
+
+    /// Runs the model `runs` times and returns `[{ op, nodes, ms }]`: milliseconds per run
+    /// spent in each kind of operator, slowest first. For finding where inference time goes.
+    pub fn profile(&self, feeds: Feeds, runs: u32) -> Result<OpTimes, JsError> {
+        alive()?;
+        let feeds = feeds_from_js(&feeds).map_err(js_error)?;
+        let times = self.plan.borrow_mut().profile(feeds, runs.max(1) as usize, now_ms)?;
+        Ok(times
+            .into_iter()
+            .map(|t| {
+                let o = Object::new();
+                set(&o, "op", &t.op.as_str().into());
+                set(&o, "nodes", &(t.nodes as f64).into());
+                set(&o, "ms", &t.ms.into());
+                JsValue::from(o)
+            })
+            .collect::<js_sys::Array>()
+            .unchecked_into())
     }
 
     #[wasm_bindgen(getter, js_name = inputNames)]
     pub fn input_names(&self) -> Names {
-        names(self.plan.inputs())
+        names(self.plan.borrow().inputs())
     }
 
     #[wasm_bindgen(getter, js_name = outputNames)]
     pub fn output_names(&self) -> Names {
-        names(self.plan.outputs())
+        names(self.plan.borrow().outputs())
     }
 
     /// Inputs as planned: `[{ name, type, dims }]`, dynamic dims as their names.
     #[wasm_bindgen(getter)]
     pub fn inputs(&self) -> ValueInfos {
-        infos_to_js(self.plan.inputs()).unchecked_into()
+        infos_to_js(self.plan.borrow().inputs()).unchecked_into()
     }
 
     #[wasm_bindgen(getter)]
     pub fn outputs(&self) -> ValueInfos {
-        infos_to_js(self.plan.outputs()).unchecked_into()
+        infos_to_js(self.plan.borrow().outputs()).unchecked_into()
     }
 
     /// Where the model came from (network, cache, bytes), its size and digest, and the time

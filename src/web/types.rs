@@ -62,6 +62,15 @@ export interface LoadInfo {
   verifyMs: number;
   parseMs: number;
   planMs: number;
+  /** planMs split by stage: typed, declutter, optimize, schedule. */
+  planStagesMs: { typed: number; declutter: number; optimize: number; schedule: number };
+}
+
+/** Time per run in one kind of operator, from `Session.profile`. */
+export interface OpTime {
+  op: string;
+  nodes: number;
+  ms: number;
 }
 "#;
 
@@ -81,6 +90,9 @@ extern "C" {
     pub type Names;
     #[wasm_bindgen(typescript_type = "LoadInfo")]
     pub type LoadInfo;
+
+    #[wasm_bindgen(typescript_type = "OpTime[]")]
+    pub type OpTimes;
     #[wasm_bindgen(typescript_type = "ImagePixels")]
     pub type ImagePixels;
     #[wasm_bindgen(typescript_type = "PreprocessSpec")]

@@ -10,15 +10,37 @@ pub const FIXTURES: &str = "tests/fixtures";
 pub const DEMO_MANIFEST: &str = "target/demo-model/efficientnet-lite0.manifest.json";
 
 /// Largest absolute difference between two equally long sequences; panics on a length mismatch.
+/// Where the reference is NaN or infinite the engine must give exactly that (NaN for NaN, the
+/// same infinity), and the position does not count towards the difference.
 pub fn max_abs_diff(label: &str, expected: &[f64], got: &[f64]) -> f64 {
     assert_eq!(expected.len(), got.len(), "{label}: length differs");
-    expected.iter().zip(got).map(|(e, g)| (e - g).abs()).fold(0.0, f64::max)
+    let mut diff = 0.0f64;
+    for (i, (e, g)) in expected.iter().zip(got).enumerate() {
+        if e.is_finite() {
+            assert!(g.is_finite(), "{label}: element {i} is {g}, the reference has {e}");
+            diff = diff.max((e - g).abs());
+        } else {
+            assert!(e.is_nan() && g.is_nan() || e == g, "{label}: element {i} is {g}, the reference has {e}");
+        }
+    }
+    diff
 }
 
 pub fn assert_close(label: &str, expected: &[f64], got: &[f64], tolerance: f64) {
     let diff = max_abs_diff(label, expected, got);
     assert!(diff <= tolerance, "{label}: max abs diff {diff} exceeds {tolerance}");
-    assert!(got.iter().all(|v| v.is_finite()), "{label}: non-finite output");
+}
+
+/// A number from the expected-output JSON, where NaN and the infinities are strings
+/// (`tests/fixtures/make_edge_cases.py`: JSON has no literal for them).
+pub fn json_float(text_or_number: Option<f64>, text: Option<&str>) -> f64 {
+    match (text_or_number, text) {
+        (Some(v), _) => v,
+        (None, Some("NaN")) => f64::NAN,
+        (None, Some("Infinity")) => f64::INFINITY,
+        (None, Some("-Infinity")) => f64::NEG_INFINITY,
+        other => panic!("not a number in the expected outputs: {other:?}"),
+    }
 }
 
 pub fn argmax(values: &[f64]) -> usize {

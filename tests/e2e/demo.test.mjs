@@ -304,6 +304,73 @@ test('a model that crashes the engine: the worker is replaced, the call fails cl
   await page.close();
 });
 
+test('the module used directly on the page: after a crash every call fails with a clear error', async () => {
+  const page = await openPage(context);
+  await load(page);
+  const trap = JSON.parse(readFileSync(path.join(TRAP_DIR, 'trap.manifest.json'), 'utf8'));
+  const out = await page.evaluate(async ({ url, sha256 }) => {
+    // No worker, no Classifier: the wasm module imported as a web developer would.
+    const src = document.querySelector('script[type=module]').src.replace('app.js', 'pkg/webinfer.js');
+    const { default: init, Session } = await import(src);
+    await init();
+    const session = await Session.create(url, { sha256 });
+    const feeds = (v) => ({ image: { data: new Float32Array(3 * 8 * 8).fill(v), dims: [1, 3, 8, 8] } });
+    const attempt = async (f) => { try { await f(); return 'no error'; } catch (e) { return `${e.constructor.name}: ${e.message}`; } };
+    return {
+      before: session.run(feeds(1)).scores.data[0],
+      crash: await attempt(() => session.run(feeds(0.5))), // int32(0.5) = 0: a division by zero
+      run: await attempt(() => session.run(feeds(1))),
+      create: await attempt(() => Session.create(url, { sha256 })),
+    };
+  }, { url: `${cdn.url}${trap.model.url}`, sha256: trap.model.sha256 });
+  assert.equal(out.before, 1, 'the model runs before the crash');
+  assert.match(out.crash, /^RuntimeError: unreachable/);
+  const dead = /^Error: webinfer's engine crashed in an earlier call \(attempt to divide by zero, at [^)]+\.rs:\d+:\d+\) and this instance of the module can no longer be used: import it again in a new Worker/;
+  assert.match(out.run, dead);
+  assert.match(out.create, dead);
+  await page.close();
+});
+
+test('a malformed or missing manifest is an error naming the field, and a good one loads after it', async () => {
+  const trap = JSON.parse(readFileSync(path.join(TRAP_DIR, 'trap.manifest.json'), 'utf8'));
+  const write = (name, text) => writeFileSync(path.join(cdn.root, 'models', name), text);
+  const variants = {
+    'not-json': ['{ "schema": ', /is not valid JSON/],
+    'no-schema': [{ ...trap, schema: undefined }, /`schema` must be "webinfer.manifest\/1" \(got undefined\)/],
+    'no-sha': [{ ...trap, model: { ...trap.model, sha256: undefined } }, /`model.sha256` must be 64 hex digits/],
+    'no-url': [{ ...trap, model: { ...trap.model, url: '' } }, /`model.url` must be the model file URL/],
+    'no-inputs': [{ ...trap, inputs: [] }, /`inputs` must list the one image input by name/],
+    'labels': [{ ...trap, labels: 'cat' }, /`labels` must be an array of class names/],
+    'no-preprocess': [{ ...trap, preprocess: null }, /`preprocess` is missing/],
+    'wrong-input': [{ ...trap, inputs: [{ ...trap.inputs[0], name: 'pixels' }] }, /manifest input `pixels` is not an input of the model \(it has image\)/],
+  };
+  for (const [name, [body]] of Object.entries(variants)) write(`${name}.manifest.json`, typeof body === 'string' ? body : JSON.stringify(body));
+  const page = await openPage(context);
+  await load(page);
+  const out = await page.evaluate(async (names) => {
+    const src = document.querySelector('script[type=module]').src.replace('app.js', 'classifier.js');
+    const { Classifier } = await import(src);
+    const base = names.pop();
+    const errors = {};
+    for (const name of [...names, 'absent']) {
+      try {
+        (await Classifier.load(`${base}${name}.manifest.json`)).dispose();
+        errors[name] = 'loaded';
+      } catch (e) {
+        errors[name] = e.message;
+      }
+    }
+    const classifier = await Classifier.load(`${base}trap.manifest.json`);
+    const after = (await classifier.classify(new ImageData(new Uint8ClampedArray(8 * 8 * 4).fill(255), 8, 8)))[0].probability;
+    classifier.dispose();
+    return { errors, after };
+  }, [...Object.keys(variants), cdn.url]);
+  for (const [name, [, expected]] of Object.entries(variants)) assert.match(out.errors[name], expected, `${name}: ${out.errors[name]}`);
+  assert.match(out.errors.absent, /could not fetch the model manifest .*absent.manifest.json: HTTP 404/);
+  assert.ok(Math.abs(out.after - 0.001) < 1e-6, `a good manifest loads and classifies afterwards: ${out.after}`);
+  await page.close();
+});
+
 test('drop, paste and the camera classify too', async () => {
   const coffee = PHOTOS.find((p) => path.basename(p).startsWith('coffee'));
   const ref = EXPECTED[path.basename(coffee)].top5[0];
