@@ -29,9 +29,11 @@ say() { printf '[build] %s\n' "$*" >&2; }
 
 build_pkg() {
   # LTO and one codegen unit make the shipped wasm smaller and faster; strip drops the 1.5 MB
-  # name section. Set here, not in Cargo.toml, so native test builds stay quick.
+  # name section; opt-level "s" everywhere but tract-linalg's kernels (Cargo.toml) cuts the
+  # download by a quarter at the same speed (bench/PERFORMANCE.md). Set here, not in
+  # Cargo.toml, so native builds stay fast and quick to compile.
   # No wasm-opt: see Cargo.toml [package.metadata.wasm-pack] and the README.
-  CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+  CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_OPT_LEVEL=s \
     CARGO_PROFILE_RELEASE_STRIP=true CARGO_PROFILE_RELEASE_PANIC=abort \
     wasm-pack build --release --target web --out-dir pkg --out-name webinfer
 }

@@ -3,7 +3,7 @@
 //! model was validated with. tract 0.23 runs each half as its own pass over the tensor, with a
 //! software round-to-even and a u8 tensor in between: on EfficientNet-Lite0 int8 that is about a
 //! third of every run (`webinfer profile`). This pass fuses each pair into one float op that
-//! computes the same numbers in place, branch-free so LLVM vectorizes it (f32x4 under simd128).
+//! computes the same numbers in place, four lanes at a time in wasm.
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::element_wise::{ElementWiseMiniOp, ElementWiseOp};
@@ -27,6 +27,36 @@ impl Eq for QuantDequant {}
 
 impl QuantDequant {
     fn apply(&self, values: &mut [f32]) {
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        let values = self.apply_simd128(values);
+        self.apply_scalar(values);
+    }
+
+    /// Four lanes at a time with wasm SIMD intrinsics, so the speed does not depend on the
+    /// optimizer vectorizing the loop (the shipped build optimizes most crates for size).
+    /// Returns the tail it left for the scalar loop.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    fn apply_simd128<'a>(&self, values: &'a mut [f32]) -> &'a mut [f32] {
+        use core::arch::wasm32::*;
+        let (m, zp, s) = (f32x4_splat(self.multiplier), f32x4_splat(self.zero_point), f32x4_splat(self.scale));
+        let (lo, hi) = (f32x4_splat(self.lo), f32x4_splat(self.hi));
+        let split = values.len() / 4 * 4;
+        let (body, tail) = values.split_at_mut(split);
+        for chunk in body.chunks_exact_mut(4) {
+            // SAFETY: `chunk` is 4 f32 = 16 bytes; v128 loads and stores need no alignment.
+            unsafe {
+                let y = f32x4_mul(v128_load(chunk.as_ptr() as *const v128), m);
+                // NaN -> 0 (its lanes compare unequal to themselves), as in `apply_scalar`.
+                let y = v128_and(y, f32x4_eq(y, y));
+                // Round half to even exactly (f32x4.nearest), then clamp to the integer range.
+                let q = f32x4_min(f32x4_max(f32x4_add(f32x4_nearest(y), zp), lo), hi);
+                v128_store(chunk.as_mut_ptr() as *mut v128, f32x4_mul(f32x4_sub(q, zp), s));
+            }
+        }
+        tail
+    }
+
+    fn apply_scalar(&self, values: &mut [f32]) {
         // 1.5 * 2^23: adding and subtracting it rounds any |y| <= 2^22 to an integer, ties to
         // even (the default float rounding), with plain adds that vectorize on every target.
         const ROUND: f32 = 12_582_912.0;
@@ -115,10 +145,15 @@ mod tests {
     use super::*;
     use tract_onnx::tract_core::ops::quant::quantize_linear_f32_u8;
 
+    // In wasm (`wasm-pack test`) this checks the SIMD path, natively the scalar one.
+    #[cfg(target_arch = "wasm32")]
+    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
     /// The fused op against tract's quantize and dequantize formulas, on values around every
     /// rounding edge, saturation on both sides and NaN. (Beyond ±2^31 / multiplier tract's i32
     /// arithmetic overflows; the fused op saturates there.)
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn matches_quantize_then_dequantize() {
         let (multiplier, zero_point, scale) = (1.0 / 0.0235, 113u8, 0.0235);
         let values: Vec<f32> =
