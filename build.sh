@@ -175,7 +175,9 @@ fuzz_check() {
     [[ $target == load_plan ]] && cp tests/fixtures/models/*.onnx tests/fixtures/fuzz/*.onnx "$seeds/"
     runs=$([[ $target == load_plan ]] && echo 20000 || echo 100000)
     (cd fuzz && cargo +nightly fuzz run -O -s none "$target" "$seeds" -- \
-      -seed=1 -runs="$runs" -max_len=20000 -max_total_time=300 -print_final_stats=1)
+      -seed=1 -runs="$runs" -max_len=20000 -max_total_time=300 -print_final_stats=1) 2>&1 | tee target/fuzz-$target.log
+    # -max_total_time is only a guard: stopping early exits 0 too, so the count is checked.
+    grep -q "^Done $runs runs" "target/fuzz-$target.log" || { say "fuzz $target stopped before $runs runs"; exit 1; }
     echo "fuzz $target: $runs runs from seed 1, no crash"
   done
 }

@@ -124,16 +124,16 @@ async fn edge_case_inputs_match_onnxruntime() {
 #[wasm_bindgen_test]
 async fn describes_inputs_and_outputs() {
     let session = create(model_url("dynamic_batch"), None).await.unwrap();
-    assert_eq!(Array::from(&session.input_names()).to_vec(), [JsValue::from("x")]);
-    assert_eq!(Array::from(&session.output_names()).to_vec(), [JsValue::from("y")]);
-    let x = Array::from(&session.inputs()).get(0);
+    assert_eq!(Array::from(&session.input_names().unwrap()).to_vec(), [JsValue::from("x")]);
+    assert_eq!(Array::from(&session.output_names().unwrap()).to_vec(), [JsValue::from("y")]);
+    let x = Array::from(&session.inputs().unwrap()).get(0);
     assert_eq!(get(&x, "type"), "float32");
     assert_eq!(Array::from(&get(&x, "dims")).to_vec(), [JsValue::from("batch"), JsValue::from(8)]);
 
     let shapes = Object::new();
     Reflect::set(&shapes, &"x".into(), &Array::of2(&2.into(), &8.into())).unwrap();
     let pinned = create(model_url("dynamic_batch"), options(&[("inputShapes", shapes.into())])).await.unwrap();
-    let x = Array::from(&pinned.inputs()).get(0);
+    let x = Array::from(&pinned.inputs().unwrap()).get(0);
     assert_eq!(to_numbers(&get(&x, "dims")), [2.0, 8.0]);
 }
 

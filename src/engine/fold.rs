@@ -13,8 +13,12 @@ use tract_onnx::pb::{GraphProto, NodeProto, TensorProto};
 /// initializer holding its result, and drops initializers nothing reads any more. Nodes this
 /// does not recognise (blocked quantization, external data, ...) are left for tract.
 pub(crate) fn dequantize_constants(graph: &mut GraphProto) -> usize {
-    let GraphProto { node: nodes, initializer, .. } = graph;
-    let constants: HashMap<&str, &TensorProto> = initializer.iter().map(|t| (t.name.as_str(), t)).collect();
+    let GraphProto { node: nodes, initializer, input, .. } = graph;
+    // An initializer also listed as a graph input is only a default (IR < 4, or exports with
+    // keep_initializers_as_inputs): a caller may feed another value, so it is not a constant.
+    let inputs: HashSet<&str> = input.iter().map(|i| i.name.as_str()).collect();
+    let constants: HashMap<&str, &TensorProto> =
+        initializer.iter().filter(|t| !inputs.contains(t.name.as_str())).map(|t| (t.name.as_str(), t)).collect();
     let mut folded = Vec::new();
     nodes.retain(|node| match dequantized(&constants, node) {
         Some(tensor) => {
@@ -33,9 +37,10 @@ pub(crate) fn dequantize_constants(graph: &mut GraphProto) -> usize {
     count
 }
 
-/// Every value name a graph or its subgraphs (which may read outer initializers) reads.
+/// Every value name a graph or its subgraphs (which may read outer initializers) reads, and the
+/// graph's declared inputs and outputs.
 fn names_read(graph: &GraphProto, read: &mut HashSet<String>) {
-    read.extend(graph.output.iter().map(|o| o.name.clone()));
+    read.extend(graph.output.iter().chain(&graph.input).map(|o| o.name.clone()));
     for node in &graph.node {
         read.extend(node.input.iter().cloned());
         for attr in &node.attribute {
@@ -71,7 +76,7 @@ fn dequantized(constants: &HashMap<&str, &TensorProto>, node: &NodeProto) -> Opt
         None => vec![0.0],
     };
     let dims: Vec<usize> = x.dims.iter().map(|&d| usize::try_from(d).ok()).collect::<Option<_>>()?;
-    if values.len() != dims.iter().product::<usize>() {
+    if Some(values.len()) != dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
         return None;
     }
     // Per-tensor (one scale) or per-axis (one per index along `axis`).
@@ -186,5 +191,24 @@ mod tests {
         assert_eq!((w.data_type, w.dims.as_slice()), (DataType::Float as i32, [2i64, 3].as_slice()));
         let values: Vec<f32> = w.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
         assert_eq!(values, [-2.0, -0.5, 2.0, 31.75, -32.0, 0.25]);
+    }
+
+    /// An initializer that is also a graph input is a default a caller may replace: not folded.
+    #[test]
+    fn leaves_initializers_listed_as_inputs() {
+        let scale = 0.5f32.to_le_bytes().to_vec();
+        let mut graph = GraphProto {
+            initializer: vec![tensor("w_q", DataType::Int8, &[2], vec![3, 4]), tensor("s", DataType::Float, &[], scale)],
+            input: vec![tract_onnx::pb::ValueInfoProto { name: "w_q".into(), ..Default::default() }],
+            node: vec![NodeProto {
+                op_type: "DequantizeLinear".into(),
+                input: vec!["w_q".into(), "s".into()],
+                output: vec!["w".into()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(dequantize_constants(&mut graph), 0);
+        assert_eq!(graph.initializer.len(), 2);
     }
 }

@@ -196,6 +196,9 @@ impl Stage {
 pub struct Model {
     graph: InferenceModel,
     outputs: Vec<TensorInfo>,
+    /// Whether feeds may hold NaN: only for models that test for it (`IsNaN`), e.g. imputers
+    /// that mark missing values with NaN. Elsewhere a NaN input is refused (see `Plan::run`).
+    accepts_nan: bool,
 }
 
 impl Model {
@@ -213,7 +216,8 @@ impl Model {
         }
         let graph = onnx.model_for_proto_model(&proto).map_err(Error::invalid_model)?;
         refuse_known_miscompilations(&graph)?;
-        Ok(Model { graph, outputs })
+        let accepts_nan = proto.graph.as_ref().is_some_and(|g| g.node.iter().any(|n| n.op_type == "IsNaN"));
+        Ok(Model { graph, outputs, accepts_nan })
     }
 
     /// Inputs as declared, with any shapes pinned by `set_input_shape`.
@@ -284,7 +288,7 @@ impl Model {
         done(Stage::Decluttered);
         typed.optimize().map_err(Error::plan)?;
         done(Stage::Optimized);
-        let plan = Plan::new(typed)?;
+        let plan = Plan::new(typed, self.accepts_nan)?;
         done(Stage::Scheduled);
         Ok(plan)
     }

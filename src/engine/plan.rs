@@ -24,10 +24,11 @@ pub struct Plan {
     state: TypedSimpleState,
     inputs: Vec<TensorInfo>,
     outputs: Vec<TensorInfo>,
+    accepts_nan: bool,
 }
 
 impl Plan {
-    pub(crate) fn new(model: TypedModel) -> Result<Plan> {
+    pub(crate) fn new(model: TypedModel, accepts_nan: bool) -> Result<Plan> {
         let describe = |outlets: &[OutletId]| -> Result<Vec<TensorInfo>> {
             outlets
                 .iter()
@@ -38,7 +39,7 @@ impl Plan {
         let outputs = describe(model.output_outlets().map_err(Error::plan)?)?;
         let runnable = model.into_runnable().map_err(Error::plan)?;
         let state = TypedSimpleState::new(&runnable).map_err(Error::plan)?;
-        Ok(Plan { state, inputs, outputs })
+        Ok(Plan { state, inputs, outputs, accepts_nan })
     }
 
     /// Inputs as planned: concrete where the file or `set_input_shape` fixed them.
@@ -111,6 +112,9 @@ impl Plan {
             .map(|(info, slot)| {
                 let tensor = slot.ok_or_else(|| Error::MissingInput { name: info.name.clone() })?;
                 check_one(info, &tensor, &mut symbols)?;
+                if !self.accepts_nan {
+                    check_no_nan(info, &tensor)?;
+                }
                 Ok(tensor)
             })
             .collect()
@@ -150,9 +154,13 @@ fn check_one<'a>(info: &'a TensorInfo, tensor: &Tensor, symbols: &mut HashMap<&'
             got: tensor.data.len(),
         });
     }
-    // NaN is refused rather than passed on: tract's Relu and Clip turn it into a number where
-    // onnxruntime propagates it, so the result would look valid and be wrong. Infinities pass
-    // (attention masks use -inf) and behave as in onnxruntime.
+    Ok(())
+}
+
+/// NaN is refused rather than passed on (unless the model tests for it, `IsNaN`): tract's Relu
+/// and Clip turn it into a number where onnxruntime propagates it, so the result would look
+/// valid and be wrong. Infinities pass (attention masks use -inf) and behave as in onnxruntime.
+fn check_no_nan(info: &TensorInfo, tensor: &Tensor) -> Result<()> {
     if let TensorData::F32(values) = &tensor.data {
         if let Some(flat) = values.iter().position(|v| v.is_nan()) {
             return Err(Error::NotANumber { input: info.name.clone(), index: unravel(flat, &tensor.dims) });

@@ -11,6 +11,8 @@ use tract_onnx::tract_core::ops::quant::{DequantizeLinearF32, QuantizeLinearI8, 
 
 /// `dequantize(quantize(x))`: `(clamp(round_even(x * multiplier) + zero_point, lo, hi) -
 /// zero_point) * scale`, in f32 throughout (every intermediate is a small integer, so exact).
+/// Identical to tract's two ops except where `x * multiplier` is beyond ±2^31 (or infinite):
+/// tract's i32 arithmetic wraps there, this saturates, as ONNX and onnxruntime do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantDequant {
     /// 1 / the quantization scale, as tract's QuantizeLinear stores it.

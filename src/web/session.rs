@@ -89,24 +89,24 @@ impl Session {
     }
 
     #[wasm_bindgen(getter, js_name = inputNames)]
-    pub fn input_names(&self) -> Names {
-        names(self.plan.borrow().inputs())
+    pub fn input_names(&self) -> Result<Names, JsError> {
+        Ok(names(self.plan()?.inputs()))
     }
 
     #[wasm_bindgen(getter, js_name = outputNames)]
-    pub fn output_names(&self) -> Names {
-        names(self.plan.borrow().outputs())
+    pub fn output_names(&self) -> Result<Names, JsError> {
+        Ok(names(self.plan()?.outputs()))
     }
 
     /// Inputs as planned: `[{ name, type, dims }]`, dynamic dims as their names.
     #[wasm_bindgen(getter)]
-    pub fn inputs(&self) -> ValueInfos {
-        infos_to_js(self.plan.borrow().inputs()).unchecked_into()
+    pub fn inputs(&self) -> Result<ValueInfos, JsError> {
+        Ok(infos_to_js(self.plan()?.inputs()).unchecked_into())
     }
 
     #[wasm_bindgen(getter)]
-    pub fn outputs(&self) -> ValueInfos {
-        infos_to_js(self.plan.borrow().outputs()).unchecked_into()
+    pub fn outputs(&self) -> Result<ValueInfos, JsError> {
+        Ok(infos_to_js(self.plan()?.outputs()).unchecked_into())
     }
 
     /// Where the model came from (network, cache, bytes), its size and digest, and the time
@@ -114,6 +114,14 @@ impl Session {
     #[wasm_bindgen(getter, js_name = loadInfo)]
     pub fn load_info(&self) -> LoadInfo {
         self.load_info.clone().unchecked_into()
+    }
+}
+
+impl Session {
+    /// The plan, read-only; after a crash (a `run` that trapped still holds it) an Error.
+    fn plan(&self) -> Result<std::cell::Ref<'_, Plan>, JsError> {
+        alive()?;
+        self.plan.try_borrow().map_err(|_| js_error("the session is busy in another call"))
     }
 }
 

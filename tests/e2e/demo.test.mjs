@@ -321,6 +321,7 @@ test('the module used directly on the page: after a crash every call fails with 
       crash: await attempt(() => session.run(feeds(0.5))), // int32(0.5) = 0: a division by zero
       run: await attempt(() => session.run(feeds(1))),
       create: await attempt(() => Session.create(url, { sha256 })),
+      names: await attempt(() => session.inputNames),
     };
   }, { url: `${cdn.url}${trap.model.url}`, sha256: trap.model.sha256 });
   assert.equal(out.before, 1, 'the model runs before the crash');
@@ -328,6 +329,7 @@ test('the module used directly on the page: after a crash every call fails with 
   const dead = /^Error: webinfer's engine crashed in an earlier call \(attempt to divide by zero, at [^)]+\.rs:\d+:\d+\) and this instance of the module can no longer be used: import it again in a new Worker/;
   assert.match(out.run, dead);
   assert.match(out.create, dead);
+  assert.match(out.names, dead);
   await page.close();
 });
 
