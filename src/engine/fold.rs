@@ -145,6 +145,15 @@ mod tests {
     use super::*;
     use tract_onnx::pb::AttributeProto;
 
+    fn node(op_type: &str, inputs: &[&str], output: &str) -> NodeProto {
+        NodeProto {
+            op_type: op_type.into(),
+            input: inputs.iter().map(|i| i.to_string()).collect(),
+            output: vec![output.into()],
+            ..Default::default()
+        }
+    }
+
     fn tensor(name: &str, data_type: DataType, dims: &[i64], raw_data: Vec<u8>) -> TensorProto {
         TensorProto { name: name.into(), data_type: data_type as i32, dims: dims.to_vec(), raw_data, ..Default::default() }
     }
@@ -162,24 +171,11 @@ mod tests {
             ],
             node: vec![
                 NodeProto {
-                    op_type: "DequantizeLinear".into(),
-                    input: vec!["w_q".into(), "w_scale".into(), "w_zp".into()],
-                    output: vec!["w".into()],
                     attribute: vec![AttributeProto { name: "axis".into(), i: 0, ..Default::default() }],
-                    ..Default::default()
+                    ..node("DequantizeLinear", &["w_q", "w_scale", "w_zp"], "w")
                 },
-                NodeProto {
-                    op_type: "DequantizeLinear".into(),
-                    input: vec!["x_q".into(), "w_scale".into()],
-                    output: vec!["x".into()],
-                    ..Default::default()
-                },
-                NodeProto {
-                    op_type: "MatMul".into(),
-                    input: vec!["x".into(), "w".into()],
-                    output: vec!["y".into()],
-                    ..Default::default()
-                },
+                node("DequantizeLinear", &["x_q", "w_scale"], "x"),
+                node("MatMul", &["x", "w"], "y"),
             ],
             ..Default::default()
         };
@@ -200,12 +196,7 @@ mod tests {
         let mut graph = GraphProto {
             initializer: vec![tensor("w_q", DataType::Int8, &[2], vec![3, 4]), tensor("s", DataType::Float, &[], scale)],
             input: vec![tract_onnx::pb::ValueInfoProto { name: "w_q".into(), ..Default::default() }],
-            node: vec![NodeProto {
-                op_type: "DequantizeLinear".into(),
-                input: vec!["w_q".into(), "s".into()],
-                output: vec!["w".into()],
-                ..Default::default()
-            }],
+            node: vec![node("DequantizeLinear", &["w_q", "s"], "w")],
             ..Default::default()
         };
         assert_eq!(dequantize_constants(&mut graph), 0);
