@@ -14,8 +14,9 @@ use tract_onnx::pb::{GraphProto, NodeProto, TensorProto};
 /// does not recognise (blocked quantization, external data, ...) are left for tract.
 pub(crate) fn dequantize_constants(graph: &mut GraphProto) -> usize {
     let GraphProto { node: nodes, initializer, input, .. } = graph;
-    // An initializer also listed as a graph input is only a default (IR < 4, or exports with
-    // keep_initializers_as_inputs): a caller may feed another value, so it is not a constant.
+    // Initializers also listed as graph inputs (IR < 4, keep_initializers_as_inputs) are left to
+    // tract: dropping one would leave a declared input without its value, which tract would then
+    // treat as an input to feed.
     let inputs: HashSet<&str> = input.iter().map(|i| i.name.as_str()).collect();
     let constants: HashMap<&str, &TensorProto> =
         initializer.iter().filter(|t| !inputs.contains(t.name.as_str())).map(|t| (t.name.as_str(), t)).collect();
@@ -189,7 +190,7 @@ mod tests {
         assert_eq!(values, [-2.0, -0.5, 2.0, 31.75, -32.0, 0.25]);
     }
 
-    /// An initializer that is also a graph input is a default a caller may replace: not folded.
+    /// An initializer that is also listed as a graph input is left to tract (not folded, not dropped).
     #[test]
     fn leaves_initializers_listed_as_inputs() {
         let scale = 0.5f32.to_le_bytes().to_vec();

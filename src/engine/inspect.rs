@@ -11,7 +11,7 @@ use tract_onnx::prelude::*;
 
 use super::digest::sha256_hex;
 use super::error::{Error, Result};
-use super::model::{declared_info, TensorInfo};
+use super::model::{declared_info, tensor_type, TensorInfo};
 
 /// A node whose operator tract does not implement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +89,11 @@ fn other_format(bytes: &[u8]) -> Option<&'static str> {
     MAGIC.iter().find(|(at, magic, _)| bytes.get(*at..*at + magic.len()) == Some(magic)).map(|(_, _, kind)| *kind)
 }
 
+/// How messages name a node: its name, or its first output when it has none.
+fn node_label(node: &NodeProto) -> String {
+    if node.name.is_empty() { node.output.first().cloned().unwrap_or_default() } else { node.name.clone() }
+}
+
 /// Every value the graph reads must be defined somewhere: tract 0.23 looks names up with an
 /// index that panics on a dangling one (found by fuzzing), so they are refused here, by name.
 fn check_references(graph: &GraphProto) -> Result<()> {
@@ -118,13 +123,11 @@ fn check_index_types(graph: &GraphProto, node: &NodeProto) -> Result<()> {
     const INDEXED: [&str; 6] = ["Gather", "GatherElements", "GatherND", "ScatterElements", "ScatterND", "Scatter"];
     let Some(indices) = node.input.get(1).filter(|_| INDEXED.contains(&node.op_type.as_str())) else { return Ok(()) };
     let declared = graph.initializer.iter().find(|t| &t.name == indices).map(|t| t.data_type).or_else(|| {
-        let input = graph.input.iter().find(|i| &i.name == indices)?;
-        let tract_onnx::pb::type_proto::Value::TensorType(t) = input.r#type.as_ref()?.value.as_ref()?;
-        Some(t.elem_type)
+        Some(tensor_type(graph.input.iter().find(|i| &i.name == indices)?)?.elem_type)
     });
     match declared {
         Some(t) if t != DataType::Int32 as i32 && t != DataType::Int64 as i32 => {
-            let name = if node.name.is_empty() { node.output.first().cloned().unwrap_or_default() } else { node.name.clone() };
+            let name = node_label(node);
             Err(Error::InvalidModel {
                 reason: format!("node `{name}` ({}): its indices `{indices}` must be int32 or int64", node.op_type),
             })
@@ -149,7 +152,7 @@ fn check_window_attributes(graph: &GraphProto, node: &NodeProto) -> Result<()> {
     // Spatial ranks (rank minus N and C) of the data and the weights, where the file states them.
     let data_spatial = node.input.first().and_then(|x| declared_rank(graph, x)).map(|r| r.saturating_sub(2));
     let weight_spatial = weight.and_then(|w| declared_rank(graph, w)).map(|r| r.saturating_sub(2));
-    let name = if node.name.is_empty() { node.output.first().cloned().unwrap_or_default() } else { node.name.clone() };
+    let name = node_label(node);
     let invalid = |reason: String| Err(Error::InvalidModel { reason: format!("node `{name}` ({}): {reason}", node.op_type) });
     if let (Some(x), Some(w)) = (data_spatial, weight_spatial) {
         if x != w {
@@ -190,9 +193,7 @@ fn declared_rank(graph: &GraphProto, name: &str) -> Option<usize> {
             return Some(t.dims.len());
         }
         if let Some(input) = graph.input.iter().find(|i| i.name == name) {
-            // Tensor is the only value type tract's protobuf knows.
-            let tract_onnx::pb::type_proto::Value::TensorType(tensor) = input.r#type.as_ref()?.value.as_ref()?;
-            return tensor.shape.as_ref().map(|s| s.dim.len());
+            return tensor_type(input)?.shape.as_ref().map(|s| s.dim.len());
         }
         let producer = graph.node.iter().find(|n| n.output.iter().any(|o| o == name))?;
         name = producer.input.first().filter(|_| SAME_SHAPE.contains(&producer.op_type.as_str()))?;
@@ -209,7 +210,7 @@ pub(crate) fn unsupported_nodes(onnx: &Onnx, proto: &ModelProto) -> Vec<Unsuppor
         .filter(|n| !register.0.contains_key(&n.op_type))
         .map(|n| UnsupportedNode {
             op: n.op_type.clone(),
-            node: if n.name.is_empty() { n.output.first().cloned().unwrap_or_default() } else { n.name.clone() },
+            node: node_label(n),
         })
         .collect()
 }

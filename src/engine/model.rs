@@ -96,10 +96,17 @@ pub(crate) fn typed_info(name: String, fact: &TypedFact) -> TensorInfo {
     TensorInfo::new(name, Some(fact.datum_type), Some(fact.shape.dims().iter().map(Dim::from_tdim).collect()))
 }
 
+/// The declared tensor type (element type, shape) of an input or output, when the file has one.
+pub(crate) fn tensor_type(value: &ValueInfoProto) -> Option<&type_proto::Tensor> {
+    // Tensor is the only value type tract's protobuf knows.
+    let type_proto::Value::TensorType(t) = value.r#type.as_ref()?.value.as_ref()?;
+    Some(t)
+}
+
 /// An output as the ONNX file declares it (tract ignores declared output shapes for analysis,
 /// so they are read from the protobuf).
 pub(crate) fn declared_info(value: &ValueInfoProto) -> TensorInfo {
-    let Some(type_proto::Value::TensorType(t)) = value.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+    let Some(t) = tensor_type(value) else {
         return TensorInfo::new(value.name.clone(), None, None);
     };
     let dt = DataType::try_from(t.elem_type).ok().and_then(|d| DatumType::try_from(d).ok());

@@ -55,8 +55,7 @@ impl Plan {
     /// Feeds are checked against the plan first, so a bad feed is an error, never a crash, and
     /// leaves the plan ready for the next call.
     pub fn run(&mut self, feeds: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
-        let ordered = self.check_feeds(feeds)?;
-        let values = ordered.iter().map(|t| Ok(t.to_tract()?.into_tvalue())).collect::<Result<TVec<_>>>()?;
+        let values = self.tract_values(feeds)?;
         let results = self.state.run(values).map_err(Error::run)?;
         self.outputs
             .iter()
@@ -69,8 +68,7 @@ impl Plan {
     /// first: where a run's time goes. `clock` gives milliseconds (`Instant` natively,
     /// `performance.now()` in a browser); its own cost is included, so read the shares.
     pub fn profile(&mut self, feeds: Vec<(String, Tensor)>, runs: usize, clock: impl Fn() -> f64) -> Result<Vec<OpTime>> {
-        let ordered = self.check_feeds(feeds)?;
-        let values = ordered.iter().map(|t| Ok(t.to_tract()?.into_tvalue())).collect::<Result<TVec<_>>>()?;
+        let values = self.tract_values(feeds)?;
         let mut by_op: HashMap<String, (HashSet<usize>, f64)> = HashMap::new();
         for _ in 0..runs {
             self.state
@@ -90,6 +88,11 @@ impl Plan {
             .collect();
         times.sort_by(|a, b| b.ms.total_cmp(&a.ms));
         Ok(times)
+    }
+
+    /// Checked feeds as tract values, in the model's input order.
+    fn tract_values(&self, feeds: Vec<(String, Tensor)>) -> Result<TVec<TValue>> {
+        self.check_feeds(feeds)?.iter().map(|t| Ok(t.to_tract()?.into_tvalue())).collect()
     }
 
     /// Matches feeds to inputs by name and checks type, rank, fixed dims, consistent dynamic

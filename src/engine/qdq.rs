@@ -101,7 +101,7 @@ impl ElementWiseMiniOp for QuantDequant {
 }
 
 /// The fused op for a quantize node followed only by a dequantize with the same zero point.
-fn fused(model: &TypedModel, quant: &TypedNode) -> TractResult<Option<(QuantDequant, usize)>> {
+fn fused(model: &TypedModel, quant: &TypedNode) -> TractResult<Option<QuantDequant>> {
     let Some(q) = quant.op_as::<ElementWiseOp>() else { return Ok(None) };
     let (multiplier, zero_point, lo, hi) = if let Some(q) = q.0.downcast_ref::<QuantizeLinearU8>() {
         (q.scale, q.zero_point as i32, 0.0, 255.0)
@@ -120,8 +120,7 @@ fn fused(model: &TypedModel, quant: &TypedNode) -> TractResult<Option<(QuantDequ
     if dq.zero_point != zero_point {
         return Ok(None);
     }
-    let op = QuantDequant { multiplier, zero_point: zero_point as f32, lo, hi, scale: dq.scale };
-    Ok(Some((op, next.id)))
+    Ok(Some(QuantDequant { multiplier, zero_point: zero_point as f32, lo, hi, scale: dq.scale }))
 }
 
 /// Fuses every quantize -> dequantize pair of a decluttered model. Returns how many.
@@ -129,7 +128,7 @@ pub(crate) fn fuse_pairs(model: &mut TypedModel) -> TractResult<usize> {
     let mut count = 0;
     for id in model.eval_order()? {
         let node = &model.nodes()[id];
-        if let Some((op, _)) = fused(model, node)? {
+        if let Some(op) = fused(model, node)? {
             let patch = TypedModelPatch::fuse_with_next(model, node, ElementWiseOp(Box::new(op), None))?;
             patch.apply(model)?;
             count += 1;
@@ -137,7 +136,7 @@ pub(crate) fn fuse_pairs(model: &mut TypedModel) -> TractResult<usize> {
     }
     if count > 0 {
         // Patching leaves the replaced nodes in place, disconnected; drop them.
-        *model = model.clone().into_compact()?;
+        *model = std::mem::take(model).into_compact()?;
     }
     Ok(count)
 }
