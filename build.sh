@@ -27,41 +27,78 @@ export WEBINFER_REFERENCE_MODELS=${WEBINFER_REFERENCE_MODELS:-$ROOT/../shared/mo
 
 say() { printf '[build] %s\n' "$*" >&2; }
 
-build_pkg() {
-  # LTO and one codegen unit make the shipped wasm smaller and faster; strip drops the 1.5 MB
-  # name section; opt-level "s" everywhere but tract-linalg's kernels (Cargo.toml) cuts the
-  # download by a quarter at the same speed (bench/PERFORMANCE.md). Set here, not in
-  # Cargo.toml, so native builds stay fast and quick to compile.
-  # No wasm-opt: see Cargo.toml [package.metadata.wasm-pack] and the README.
+# The shipped wasm, one build per browser capability (www/classifier.js picks one at run time):
+#   pkg/webinfer_bg.wasm          simd128, runs everywhere webinfer runs
+#   pkg/webinfer_relaxed_bg.wasm  + relaxed-simd (fused multiply-add, Chrome 114+): same JS glue
+#   pkg-threads/                  + atomics and wasm-bindgen-rayon, for cross-origin isolated pages
+# LTO and one codegen unit make each smaller and faster; strip drops the 1.5 MB name section;
+# opt-level "s" everywhere but tract-linalg's kernels (Cargo.toml) cuts the download by a quarter
+# at the same speed (bench/PERFORMANCE.md). Set here, not in Cargo.toml, so native builds stay
+# fast and quick to compile. Separate target dirs, so no build invalidates another.
+# No wasm-opt: see Cargo.toml [package.metadata.wasm-pack] and the README.
+wasm_pack() {
   CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_OPT_LEVEL=s \
-    CARGO_PROFILE_RELEASE_STRIP=true CARGO_PROFILE_RELEASE_PANIC=abort \
-    wasm-pack build --release --target web --out-dir pkg --out-name webinfer
+    CARGO_PROFILE_RELEASE_STRIP=${STRIP:-true} CARGO_PROFILE_RELEASE_PANIC=abort \
+    wasm-pack build --release --target web --out-name webinfer "$@"
+}
+
+build_pkg() {
+  wasm_pack --out-dir pkg
+  RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" CARGO_TARGET_DIR=target/relaxed-simd \
+    wasm_pack --out-dir target/relaxed-simd/pkg
+  # One glue for both: the builds differ only inside their functions.
+  cmp -s pkg/webinfer.js target/relaxed-simd/pkg/webinfer.js ||
+    { say "the relaxed-simd build's JS glue differs from the simd128 one: it cannot share pkg/webinfer.js"; return 1; }
+  cp target/relaxed-simd/pkg/webinfer_bg.wasm pkg/webinfer_relaxed_bg.wasm
+  build_pkg_threads
+}
+
+# Threads need a std built with atomics (nightly's -Z build-std, from rust-src) and a shared,
+# imported memory whose TLS wasm-bindgen can set up per worker (the link args). Not stripped by
+# cargo: wasm-bindgen reads the target_features section to know it must emit the threads glue;
+# wabt's wasm-strip drops the 28 MB name section afterwards.
+THREADS_RUSTFLAGS="-C target-feature=+simd128,+atomics,+bulk-memory \
+  -C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=4294967296 \
+  -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size \
+  -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base"
+build_pkg_threads() {
+  # -Z build-std as cargo config (wasm-pack 0.15 would pass `-- -Z ...` on to cargo verbatim).
+  RUSTUP_TOOLCHAIN=nightly CARGO_UNSTABLE_BUILD_STD=panic_abort,std RUSTFLAGS=$THREADS_RUSTFLAGS \
+    STRIP=false CARGO_TARGET_DIR=target/threads wasm_pack --out-dir pkg-threads --features threads
+  wasm-strip pkg-threads/webinfer_bg.wasm
+  grep -q 'shared: *true' pkg-threads/webinfer.js ||
+    { say "pkg-threads/webinfer.js does not create a shared memory: the build has no threads"; return 1; }
 }
 
 SITE=target/site
 # The files a page downloads; their digest names the assets directory, so they can be cached
 # forever (`immutable`) and a new build is a new URL.
-ASSETS=(www/app.js www/app.css www/classifier.js www/worker.js pkg/webinfer.js pkg/webinfer_bg.wasm pkg/webinfer.d.ts)
+WWW_FILES=(www/app.js www/app.css www/classifier.js www/worker.js)
+pkg_files() { find pkg pkg-threads -type f \( -name '*.js' -o -name '*.wasm' -o -name '*.d.ts' \) ! -name '*_bg.wasm.d.ts' | sort; }
 
 build_site() {
-  [[ -f pkg/webinfer_bg.wasm ]] || build_pkg
+  [[ -f pkg/webinfer_bg.wasm && -f pkg/webinfer_relaxed_bg.wasm && -f pkg-threads/webinfer_bg.wasm ]] || build_pkg
   local hash f
-  hash=$(sha256sum "${ASSETS[@]}" | sha256sum | cut -c1-16)
+  hash=$(sha256sum "${WWW_FILES[@]}" $(pkg_files) | sha256sum | cut -c1-16)
   rm -rf "$SITE"
-  mkdir -p "$SITE/assets/$hash/pkg"
-  cp www/app.js www/app.css www/classifier.js www/worker.js "$SITE/assets/$hash/"
-  cp pkg/webinfer.js pkg/webinfer_bg.wasm pkg/webinfer.d.ts "$SITE/assets/$hash/pkg/"
+  mkdir -p "$SITE/assets/$hash"
+  cp "${WWW_FILES[@]}" "$SITE/assets/$hash/"
+  for f in $(pkg_files); do install -D -m 644 "$f" "$SITE/assets/$hash/$f"; done
   sed "s|__ASSETS__|/assets/$hash|g" www/index.html > "$SITE/index.html"
-  # The service worker's offline shell: the page, the manifest API and this build's assets.
+  # The service worker's offline shell: the page, the manifest API and this build's assets but
+  # the wasm builds (the page asks it to keep the one it runs).
   local shell="['/', '/api/model'"
-  for f in $(cd "$SITE" && find assets -type f ! -name '*.d.ts' | sort); do shell+=", '/$f'"; done
+  for f in $(cd "$SITE" && find assets -type f ! -name '*.d.ts' ! -name '*.wasm' | sort); do shell+=", '/$f'"; done
   shell+="]"
   sed -e "s|__BUILD__|$hash|" -e "s|__SHELL__|$shell|" www/sw.js > "$SITE/sw.js"
   # Precompressed once here, so the server never compresses per request.
   find "$SITE" -type f \( -name '*.html' -o -name '*.js' -o -name '*.css' -o -name '*.wasm' -o -name '*.ts' \) |
     while read -r f; do brotli -q 11 -f -o "$f.br" "$f"; gzip -9 -n -k -f "$f"; done
-  local wasm=$SITE/assets/$hash/pkg/webinfer_bg.wasm js=$SITE/assets/$hash/pkg/webinfer.js
-  say "site ready in $SITE (assets/$hash): runtime wasm $(stat -c %s "$wasm") bytes, $(stat -c %s "$wasm.gz") gzip, $(stat -c %s "$wasm.br") brotli; glue JS $(stat -c %s "$js") bytes, $(stat -c %s "$js.br") brotli"
+  say "site ready in $SITE (assets/$hash); a visitor downloads one wasm build:"
+  for f in pkg/webinfer_bg.wasm pkg/webinfer_relaxed_bg.wasm pkg-threads/webinfer_bg.wasm; do
+    f=$SITE/assets/$hash/$f
+    say "  ${f#"$SITE/assets/$hash/"}: $(stat -c %s "$f") bytes, $(stat -c %s "$f.gz") gzip, $(stat -c %s "$f.br") brotli"
+  done
 }
 
 build_server() {

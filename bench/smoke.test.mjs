@@ -21,8 +21,16 @@ test('bench harness smoke run: every section, both engines agree', () => {
     assert.ok(r.size[engine].brotli > 0 && r.size[engine].brotli < r.size[engine].raw, `${engine} size`);
   }
   assert.equal(r.startup['conv-small-f32'].webinfer.warm.source, 'cache', 'warm start reads the Cache API');
-  assert.equal(m.agreement.top1.webinfer, m.agreement.top1.ort);
-  assert.ok(m.agreement.maxAbsDiff < 1e-4, `engines differ by ${m.agreement.maxAbsDiff}`);
+  // Every wasm build computes onnxruntime-web's numbers: simd128 and relaxed-simd on the main
+  // thread, the threads build in a Worker with its thread pool started.
+  const threaded = r.latencyThreaded.models['conv-small-f32'];
+  assert.equal(r.latencyThreaded.started['webinfer-threads'].crossOriginIsolated, true, 'the threads build ran cross-origin isolated');
+  assert.ok(r.latencyThreaded.started['webinfer-threads'].threads >= 2, 'the threads build started a pool');
+  for (const [build, a] of [...Object.entries(m.agreementByBuild), ['webinfer-threads', threaded.agreementByBuild['webinfer-threads']]]) {
+    assert.equal(a.top1.webinfer, a.top1.ort, `${build}: top-1`);
+    assert.ok(a.maxAbsDiff < 1e-4, `${build} and onnxruntime-web differ by ${a.maxAbsDiff}`);
+  }
+  assert.ok(threaded['webinfer-threads'].runs >= 3 && Number.isFinite(threaded['webinfer-threads'].median), 'threads build latency');
   assert.ok(r.native['conv-small-f32'].median_ms > 0, 'native baseline');
   for (const [name, e] of Object.entries(r.load.endpoints)) {
     assert.ok(e.requests > 0, `load test on ${name} made requests`);
@@ -30,7 +38,7 @@ test('bench harness smoke run: every section, both engines agree', () => {
   }
   assert.equal(r.load.exitCodeAfterSigterm, 0, 'the server exits 0 on SIGTERM after the load');
   const md = readFileSync(path.join(ROOT, 'target/bench-smoke/RESULTS.md'), 'utf8');
-  for (const section of ['Per-inference latency', 'Start-up', 'Runtime download', 'Wasm memory', 'Output agreement', 'under load']) {
+  for (const section of ['Per-inference latency', 'Multi-threaded', 'Start-up', 'Runtime download', 'Wasm memory', 'Output agreement', 'under load']) {
     assert.match(md, new RegExp(section));
   }
 });

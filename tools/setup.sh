@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing webinfer needs, skipping what is already there:
-# the wasm32 target, wasm-pack, cargo-deny, Chromium + chromedriver, Firefox + geckodriver, nginx (the CDN
+# the wasm32 target, nightly with rust-src, wasm-pack, cargo-deny, wabt, Chromium + chromedriver, Firefox + geckodriver, nginx (the CDN
 # stand-in), Node.js, and the pinned Python packages of tools/requirements.txt.
 # Safe to re-run; build.sh calls it before every build and test.
 set -euo pipefail
@@ -18,6 +18,15 @@ export PATH="$HOME/.cargo/bin:$PATH"
 if [[ "$(rustup target list --installed)" != *wasm32-unknown-unknown* ]]; then
   say "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
+fi
+
+# The threaded wasm build (and cargo-fuzz) need nightly; the former rebuilds std from rust-src.
+if ! rustup toolchain list | grep -q '^nightly'; then
+  say "installing the nightly toolchain"
+  rustup toolchain install nightly --profile minimal
+fi
+if [[ "$(rustup component list --toolchain nightly --installed)" != *rust-src* ]]; then
+  rustup component add rust-src --toolchain nightly
 fi
 
 if ! has_version wasm-pack "$WASM_PACK_VERSION"; then
@@ -38,6 +47,7 @@ command -v brotli >/dev/null || need_apt+=(brotli)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need_apt+=(nginx-light)  # the CDN stand-in
 command -v node >/dev/null || need_apt+=(nodejs npm)  # the end-to-end tests (Playwright)
 command -v wrk >/dev/null || need_apt+=(wrk)  # the server load test (bench/load.mjs)
+command -v wasm-strip >/dev/null || need_apt+=(wabt)  # strips the threaded wasm's name section
 if ((${#need_apt[@]})); then
   say "installing ${need_apt[*]} from Debian"
   export DEBIAN_FRONTEND=noninteractive

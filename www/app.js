@@ -57,6 +57,7 @@ async function loadModel() {
     return;
   }
   const { name, quantization, timings: t } = classifier.info;
+  keepOffline(classifier.build.wasm);
   $('download').value = 1;
   $('model-name').textContent = `model: ${name}${quantization ? ` (${quantization})` : ''}`;
   $('status').textContent = t.source === 'cache'
@@ -162,10 +163,18 @@ function wire() {
   $('retry').addEventListener('click', loadModel);
 }
 
+/** The service worker precaches the page's shell but not the wasm builds (only one of them is
+ *  used here): it keeps the one this browser runs, from the HTTP cache. */
+function keepOffline(url) {
+  navigator.serviceWorker?.ready.then((registration) => registration.active?.postMessage({ keep: url }));
+}
+
 async function main() {
   wire();
   const build = wasmBuild();
-  $('build').textContent = build ? `wasm: ${build.name}, ${build.threads} thread` : 'wasm: no SIMD';
+  $('build').textContent = build
+    ? `wasm: ${build.name}, ${build.threads} thread${build.threads > 1 ? 's' : ''}`
+    : 'wasm: no SIMD';
   if ('serviceWorker' in navigator) {
     // Keeps the page, the wasm and the manifest for offline visits; the model has its own cache.
     navigator.serviceWorker.register('/sw.js').catch((e) => console.warn('service worker not registered:', e));

@@ -10,11 +10,44 @@
 // Cache API: the next visit loads it with no request at all. Resizing, cropping and normalizing
 // happen in Rust/wasm, exactly as the model was validated.
 
-/** The wasm build this browser runs, or null when it lacks WebAssembly SIMD. */
-export function wasmBuild() {
-  // The smallest module using a v128 instruction: validates only where SIMD is supported.
-  const simd = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
-  return WebAssembly.validate(simd) ? { name: 'simd128', threads: 1 } : null;
+// Feature probes: the smallest modules using one instruction each; they validate only where
+// the browser has that feature (the same modules as GoogleChromeLabs/wasm-feature-detect).
+const PROBES = {
+  // i8x16.popcnt
+  simd: [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11],
+  // i8x16.relaxed_swizzle
+  relaxedSimd: [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11],
+  // a shared memory and i32.atomic.load
+  threads: [0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 5, 4, 1, 3, 1, 1, 10, 11, 1, 9, 0, 65, 0, 254, 16, 2, 0, 26, 11],
+};
+const supports = (feature) => WebAssembly.validate(new Uint8Array(PROBES[feature]));
+
+/** The wasm builds, fastest first; paths are relative to this file (build.sh lays them out). */
+const BUILDS = {
+  // Workers sharing the module's memory: needs SharedArrayBuffer, i.e. a cross-origin isolated
+  // page (COOP + COEP headers, which webinfer's server sends).
+  threads: { module: './pkg-threads/webinfer.js', wasm: './pkg-threads/webinfer_bg.wasm' },
+  // Fused multiply-add and dot products where the CPU has them (Chrome 114+).
+  'relaxed-simd': { module: './pkg/webinfer.js', wasm: './pkg/webinfer_relaxed_bg.wasm' },
+  simd128: { module: './pkg/webinfer.js', wasm: './pkg/webinfer_bg.wasm' },
+};
+
+/** The wasm build this browser runs, or null when it lacks WebAssembly SIMD: { name, threads,
+ *  module, wasm } (absolute URLs). Options: `threads`, how many inference threads to allow
+ *  (default: one per core; 1 keeps to one thread); `build`, a build name to use instead of the
+ *  fastest supported one (e.g. 'simd128', whose results do not depend on the CPU). */
+export function wasmBuild({ threads = navigator.hardwareConcurrency ?? 1, build } = {}) {
+  if (!supports('simd')) return null;
+  const available = {
+    threads: threads > 1 && globalThis.crossOriginIsolated === true && supports('threads'),
+    'relaxed-simd': supports('relaxedSimd'),
+    simd128: true,
+  };
+  const name = build ?? Object.keys(BUILDS).find((b) => available[b]);
+  if (!(name in BUILDS)) throw new Error(`unknown wasm build "${name}" (builds: ${Object.keys(BUILDS).join(', ')})`);
+  if (!available[name]) throw new Error(`this page cannot run the wasm build "${name}"${name === 'threads' ? ' (it needs a cross-origin isolated page and threads > 1)' : ''}`);
+  const at = (path) => new URL(path, import.meta.url).href;
+  return { name, threads: name === 'threads' ? Math.min(threads, 16) : 1, module: at(BUILDS[name].module), wasm: at(BUILDS[name].wasm) };
 }
 
 export class Classifier {
@@ -22,16 +55,22 @@ export class Classifier {
   #pending = new Map();
   #nextId = 1;
   #manifestUrl = null;
+  /** Where the threaded build announces a crash on one of its pool threads. */
+  #crashes = null;
   /** Settles when the current worker has the model loaded (a restart replaces it). */
   #ready = null;
 
   /** Loads the manifest at `manifestUrl` and its model. `options.onProgress(loaded, total)`
-   *  reports download bytes (total may be null). Rejects with an Error that says what failed. */
-  static async load(manifestUrl, { onProgress } = {}) {
-    if (!wasmBuild()) {
+   *  reports download bytes (total may be null); `options.threads` and `options.build` choose
+   *  the wasm build (see `wasmBuild`). Rejects with an Error that says what failed. The build in
+   *  use is `classifier.build`. */
+  static async load(manifestUrl, { onProgress, threads, build: name } = {}) {
+    const build = wasmBuild({ threads, build: name });
+    if (!build) {
       throw new Error('this browser lacks WebAssembly SIMD, which webinfer needs (Chrome 91+, Firefox 89+, Safari 16.4+)');
     }
     const classifier = new Classifier();
+    classifier.build = build;
     classifier.#manifestUrl = new URL(manifestUrl, document.baseURI).href;
     try {
       await classifier.#start(onProgress);
@@ -56,20 +95,25 @@ export class Classifier {
   /** Stops the worker; pending calls reject. */
   dispose() {
     this.#worker?.terminate();
+    this.#crashes?.close();
     this.#failAll(new Error('the classifier was disposed'));
   }
 
   /** A fresh worker with the model loaded (the second time from the Cache API: no download). */
   #start(onProgress) {
     this.#worker?.terminate();
+    this.#crashes?.close();
+    const crashChannel = `webinfer-crash-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    this.#crashes = new BroadcastChannel(crashChannel);
+    this.#crashes.onmessage = ({ data }) => this.#crashed(`RuntimeError: ${data}`);
     this.#worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.#worker.onmessage = ({ data }) => this.#receive(data);
     this.#worker.onerror = (event) => {
       event.preventDefault();
       this.#failAll(new Error(`the inference worker failed: ${event.message || 'it could not start'}`));
     };
-    this.#ready = this.#call('load', { manifestUrl: this.#manifestUrl }, [], onProgress).then((info) => {
-      this.info = { ...info, build: wasmBuild() };
+    this.#ready = this.#call('load', { manifestUrl: this.#manifestUrl, build: this.build, crashChannel }, [], onProgress).then((info) => {
+      this.info = { ...info, build: this.build };
     });
     return this.#ready;
   }
@@ -89,13 +133,21 @@ export class Classifier {
     this.#pending.delete(id);
     if (ok) return call.resolve(result);
     if (fatal) {
-      // The wasm instance trapped and cannot be trusted again: replace the worker. Calls made
-      // meanwhile wait for the new one; this call fails, saying what happened.
-      this.#failAll(new Error('the inference engine was restarted after a crash'));
-      this.#start().catch(() => {});
-      return call.reject(new Error(`the inference engine crashed (${error}); it has been restarted, so the next call runs on a fresh instance`));
+      this.#pending.set(id, call);
+      return this.#crashed(error);
     }
     call.reject(new Error(error));
+  }
+
+  /** The wasm instance trapped and cannot be trusted again: replace the worker. The calls in
+   *  flight fail, saying what happened; calls made meanwhile wait for the new worker. */
+  #crashed(error) {
+    const inFlight = [...this.#pending.values()];
+    this.#pending.clear();
+    this.#start().catch(() => {});
+    for (const call of inFlight) {
+      call.reject(new Error(`the inference engine crashed (${error}); it has been restarted, so the next call runs on a fresh instance`));
+    }
   }
 
   #failAll(error) {

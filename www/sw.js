@@ -1,6 +1,8 @@
 // Service worker: makes the page work offline after one visit. The app shell (this build's
-// hashed assets, the page and the model manifest) is cached at install; the model itself is
-// kept by webinfer's own cache (keyed by sha256), so it is never fetched twice either.
+// hashed assets but the wasm builds, the page and the model manifest) is cached at install; the
+// page names the one wasm build it runs once it has loaded (`keep`), so a visitor never
+// downloads the builds their browser does not use. The model itself is kept by webinfer's own
+// cache (keyed by sha256), so it is never fetched twice either.
 //
 // build.sh fills in BUILD and SHELL for each build; a new build gets a new cache and the old
 // one is deleted once the new worker takes over.
@@ -19,6 +21,13 @@ self.addEventListener('activate', (event) => {
     }
     await self.clients.claim();
   })());
+});
+
+self.addEventListener('message', (event) => {
+  const url = event.data?.keep;
+  // Only this build's assets: the page just fetched it, so this is read from the HTTP cache.
+  if (typeof url !== 'string' || !url.startsWith(`${self.location.origin}/assets/`)) return;
+  event.waitUntil(caches.open(CACHE).then(async (cache) => (await cache.match(url)) || cache.add(url)));
 });
 
 self.addEventListener('fetch', (event) => {

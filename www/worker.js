@@ -1,15 +1,40 @@
 // The inference worker: owns the wasm instance, the model session and the labels, so the page's
 // main thread never blocks on a download, a compile or an inference. Spoken to only by
 // classifier.js, one request at a time: { id, op, ... } -> { id, ok, result | error, fatal }.
-import init, { Session, preprocessImage, topK } from './pkg/webinfer.js';
+// Which wasm build runs is the page's choice (classifier.js `wasmBuild`): the module is imported
+// on the first load.
 
+let webinfer = null;
 let session = null;
 let manifest = null;
 let compileMs = null;
 
+/** Imports and instantiates `build`'s module, starting its threads if it has any. A panic on
+ *  a pool thread is posted on `crashChannel`: this worker itself is then stuck waiting for
+ *  that thread, so the page has to hear of it another way. */
+async function start(build, crashChannel) {
+  const module = await import(build.module);
+  await module.default({ module_or_path: build.wasm });
+  if (build.threads > 1) await withDeadline(module.startThreads(build.threads, crashChannel), 20000, `the ${build.threads} inference threads did not start within 20 s (the page's Content-Security-Policy must allow worker-src blob:, and the page must be cross-origin isolated); Classifier.load(url, { threads: 1 }) runs without them`);
+  return module;
+}
+
+/** `promise`, or an Error with `message` if it has not settled after `ms`: a worker that never
+ *  reports back (blocked by a policy, failed to load) would otherwise leave the load hanging. */
+function withDeadline(promise, ms, message) {
+  let timer;
+  const deadline = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 const handlers = {
-  async load({ manifestUrl }, progress) {
-    compileMs ??= (await timed(() => init())).ms;
+  async load({ manifestUrl, build, crashChannel }, progress) {
+    if (!webinfer) {
+      const started = await timed(() => start(build, crashChannel));
+      webinfer = started.value;
+      compileMs = started.ms;
+    }
+    const { Session } = webinfer;
     const { value: loaded, ms: manifestMs } = await timed(() => fetchManifest(manifestUrl));
     const next = await Session.create(loaded.model.url, {
       sha256: loaded.model.sha256,
@@ -32,6 +57,7 @@ const handlers = {
   classify({ image, topK: k = 5 }) {
     if (!session) throw new Error('no model loaded: call Classifier.load() first');
     const pixels = image instanceof ImageBitmap ? bitmapPixels(image) : image;
+    const { preprocessImage, topK } = webinfer;
     const t0 = performance.now();
     const input = preprocessImage(pixels, manifest.preprocess);
     const t1 = performance.now();

@@ -1,8 +1,7 @@
 // The in-page half of the benchmark: both engines behind the same small API, so bench/run.mjs
 // can drive them identically. Everything runs on this page's main thread, one engine call at a
 // time; timings are performance.now() around what a page would await.
-const state = { webinfer: {}, ort: {}, inputs: {} };
-let webinferModule = null;
+const state = { ort: {}, inputs: {} };
 let ort = null;
 
 const now = () => performance.now();
@@ -27,29 +26,73 @@ async function makeInput(model) {
   return (state.inputs[model.name] = data);
 }
 
-const engines = {
-  webinfer: {
+/** A webinfer build on this page's main thread. Each build is imported from its own URL, so
+ *  each is a module instance of its own (pkg-relaxed/ serves pkg/'s glue again). */
+function mainThreadWebinfer(key, moduleUrl, wasmUrl) {
+  let module = null;
+  state[key] = {};
+  return {
     async start() {
-      window.__engine = 'webinfer';
+      window.__engine = key;
       const t0 = now();
-      webinferModule = await import('/pkg/webinfer.js');
-      await webinferModule.default();
+      module = await import(moduleUrl);
+      await module.default(wasmUrl ? { module_or_path: wasmUrl } : undefined);
       return { startMs: now() - t0 };
     },
     async load(model) {
-      window.__engine = 'webinfer';
+      window.__engine = key;
       const t0 = now();
-      const session = await webinferModule.Session.create(model.url, { sha256: model.sha256 });
+      const session = await module.Session.create(model.url, { sha256: model.sha256 });
       const info = session.loadInfo;
-      state.webinfer[model.name] = session;
+      state[key][model.name] = session;
       return { loadMs: now() - t0, source: info.source, fetchMs: info.fetchMs, verifyMs: info.verifyMs, parseMs: info.parseMs, planMs: info.planMs, planStagesMs: info.planStagesMs };
     },
     async run(model, input) {
-      const session = state.webinfer[model.name];
-      const outputs = session.run({ [model.inputName]: { data: input, dims: model.dims } });
+      const outputs = state[key][model.name].run({ [model.inputName]: { data: input, dims: model.dims } });
       return outputs[model.outputName].data;
     },
-  },
+  };
+}
+
+/** The threaded build in a Worker, as www/worker.js runs it: rayon's callers block on
+ *  Atomics.wait, which a page's main thread may not do. The input goes over once per model. */
+function workerWebinfer() {
+  let worker = null;
+  let nextId = 1;
+  const pending = new Map();
+  const sent = new Set();
+  const call = (op, args, transfer = []) => new Promise((resolve, reject) => {
+    const id = nextId++;
+    pending.set(id, { resolve, reject });
+    worker.postMessage({ id, op, args }, transfer);
+  });
+  return {
+    async start({ threads }) {
+      const t0 = now();
+      worker = new Worker('/page/threads-worker.js', { type: 'module' });
+      worker.onmessage = ({ data: { id, result, error } }) => {
+        const call = pending.get(id);
+        pending.delete(id);
+        error ? call.reject(new Error(error)) : call.resolve(result);
+      };
+      const started = await call('start', { threads });
+      return { ...started, startMs: now() - t0 };
+    },
+    load: (model) => call('load', { model }),
+    async run(model, input) {
+      if (!sent.has(model.name)) {
+        sent.add(model.name);
+        return call('run', { model, input: input.slice() });
+      }
+      return call('run', { model });
+    },
+  };
+}
+
+const engines = {
+  webinfer: mainThreadWebinfer('webinfer', '/pkg/webinfer.js'),
+  'webinfer-relaxed': mainThreadWebinfer('webinfer-relaxed', '/pkg-relaxed/webinfer.js', '/pkg/webinfer_relaxed_bg.wasm'),
+  'webinfer-threads': workerWebinfer(),
   ort: {
     async start({ threads }) {
       window.__engine = 'ort';
@@ -111,10 +154,10 @@ window.bench = {
     return times;
   },
 
-  /** Both engines on the same input: max abs difference and each one's top-1. */
-  async agreement(model) {
+  /** An engine and onnxruntime-web on the same input: max abs difference and each one's top-1. */
+  async agreement(model, engine = 'webinfer') {
     const input = await makeInput(model);
-    const [a, b] = [await engines.webinfer.run(model, input), await engines.ort.run(model, input)];
+    const [a, b] = [await engines[engine].run(model, input), await engines.ort.run(model, input)];
     let maxAbsDiff = 0;
     for (let i = 0; i < a.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i] - b[i]));
     const argmax = (v) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0);

@@ -11,9 +11,12 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The page runs only its own scripts; `'wasm-unsafe-eval'` is what WebAssembly compilation
 /// needs (and nothing else), and connect-src names the CDN because the model is fetched from it.
+/// worker-src allows `blob:` because wasm-bindgen-rayon starts the threaded build's workers
+/// from a blob copy of its own (same-origin) helper script; only a script already running on
+/// this origin can make such a URL.
 pub fn content_security_policy(cdn_origin: &str) -> String {
     format!(
-        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; \
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; \
          connect-src 'self' {cdn_origin}; img-src 'self' blob: data:; media-src 'self' blob:; \
          style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; \
          frame-ancestors 'none'"
@@ -21,6 +24,10 @@ pub fn content_security_policy(cdn_origin: &str) -> String {
 }
 
 /// Adds the security headers to every response the router produces, errors included.
+///
+/// COOP + COEP make the page cross-origin isolated, which is what lets the browser run
+/// webinfer's threaded build (`SharedArrayBuffer`). They cost this site nothing: it loads only its
+/// own files (the CSP says so) and the model with a CORS fetch, which COEP allows.
 pub fn with_security_headers(router: Router, cdn_origin: &str) -> Result<Router, String> {
     let csp = HeaderValue::from_str(&content_security_policy(cdn_origin))
         .map_err(|_| format!("WEBINFER_CDN_URL origin {cdn_origin:?} cannot go in a CSP header"))?;
@@ -39,6 +46,14 @@ pub fn with_security_headers(router: Router, cdn_origin: &str) -> Result<Router,
         .layer(set(
             HeaderName::from_static("cross-origin-resource-policy"),
             HeaderValue::from_static("same-origin"),
+        ))
+        .layer(set(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(set(
+            HeaderName::from_static("cross-origin-embedder-policy"),
+            HeaderValue::from_static("require-corp"),
         )))
 }
 

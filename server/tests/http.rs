@@ -356,6 +356,15 @@ fn security_headers_on_every_response() {
             res.header("cross-origin-resource-policy"),
             Some("same-origin")
         );
+        // Cross-origin isolation, for the threaded wasm build.
+        assert_eq!(
+            res.header("cross-origin-opener-policy"),
+            Some("same-origin")
+        );
+        assert_eq!(
+            res.header("cross-origin-embedder-policy"),
+            Some("require-corp")
+        );
     }
 }
 

@@ -290,8 +290,10 @@ impl Model {
                 return Err(Error::TooLarge { need, limit });
             }
         }
-        typed.declutter().map_err(Error::plan)?;
+        // Before declutter: it then walks a third fewer nodes on a QDQ model (int8 Lite0: 101 ->
+        // ~75 ms natively), and every pair is fused, input quantization included.
         qdq::fuse_pairs(&mut typed).map_err(Error::plan)?;
+        typed.declutter().map_err(Error::plan)?;
         done(Stage::Decluttered);
         typed.optimize().map_err(Error::plan)?;
         done(Stage::Optimized);

@@ -6,6 +6,7 @@
 //! computes the same numbers in place, four lanes at a time in wasm.
 
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::multithread;
 use tract_onnx::tract_core::ops::element_wise::{ElementWiseMiniOp, ElementWiseOp};
 use tract_onnx::tract_core::ops::quant::{DequantizeLinearF32, QuantizeLinearI8, QuantizeLinearU8};
 
@@ -84,8 +85,15 @@ impl ElementWiseMiniOp for QuantDequant {
     }
 
     fn eval_in_place(&self, t: &mut Tensor, _out_dt: Option<DatumType>) -> TractResult<()> {
-        self.apply(t.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?);
-        Ok(())
+        let mut plain = t.try_as_plain_ram_mut()?;
+        let values = plain.as_slice_mut::<f32>()?;
+        let len = values.len();
+        // Split across threads like tract's own element-wise ops (the threaded wasm build; inline
+        // elsewhere). Element-wise, so any split gives the same numbers.
+        multithread::par_chunks_mut(values, 1, len, |_, chunk| {
+            self.apply(chunk);
+            Ok(())
+        })
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
@@ -123,7 +131,7 @@ fn fused(model: &TypedModel, quant: &TypedNode) -> TractResult<Option<QuantDequa
     Ok(Some(QuantDequant { multiplier, zero_point: zero_point as f32, lo, hi, scale: dq.scale }))
 }
 
-/// Fuses every quantize -> dequantize pair of a decluttered model. Returns how many.
+/// Fuses every quantize -> dequantize pair of a typed model (before declutter). Returns how many.
 pub(crate) fn fuse_pairs(model: &mut TypedModel) -> TractResult<usize> {
     let mut count = 0;
     for id in model.eval_order()? {

@@ -10,6 +10,8 @@ mod download;
 mod image;
 mod session;
 mod source;
+#[cfg(feature = "threads")]
+mod threads;
 pub mod types;
 
 use std::sync::OnceLock;
@@ -39,9 +41,14 @@ fn start() {
             Some(at) => format!("{what}, at {at}"),
             None => what.to_string(),
         });
+        #[cfg(feature = "threads")]
+        threads::report_crash();
         console_error_panic_hook::hook(info);
     }));
 }
+
+#[cfg(feature = "threads")]
+pub use threads::start_threads;
 
 /// Fails once a call has panicked. In wasm a panic aborts with a trap that unwinds nothing: the
 /// shadow stack pointer, the plan's state and wasm-bindgen's borrow flags stay as they were

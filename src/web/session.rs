@@ -9,6 +9,8 @@ use wasm_bindgen::prelude::*;
 use super::convert::{feeds_from_js, infos_to_js, outputs_to_js, set};
 use super::source::{load, LoadOptions, Verified};
 use super::types::{Feeds, LoadInfo, ModelSource, Names, OpTimes, Outputs, SessionOptions, ValueInfos};
+#[cfg(feature = "threads")]
+use super::threads::run_on_pool;
 use super::{alive, js_error, now_ms};
 use crate::engine::{Model, Plan};
 
@@ -65,7 +67,9 @@ impl Session {
     pub fn run(&self, feeds: Feeds) -> Result<Outputs, JsError> {
         alive()?;
         let feeds = feeds_from_js(&feeds).map_err(js_error)?;
-        let outputs = self.plan.borrow_mut().run(feeds)?;
+        let mut plan = self.plan.borrow_mut();
+        let plan: &mut Plan = &mut plan;
+        let outputs = run_on_pool(|| plan.run(feeds))?;
         Ok(outputs_to_js(outputs).unchecked_into())
     }
 
@@ -74,7 +78,9 @@ impl Session {
     pub fn profile(&self, feeds: Feeds, runs: u32) -> Result<OpTimes, JsError> {
         alive()?;
         let feeds = feeds_from_js(&feeds).map_err(js_error)?;
-        let times = self.plan.borrow_mut().profile(feeds, runs.max(1) as usize, now_ms)?;
+        let mut plan = self.plan.borrow_mut();
+        let plan: &mut Plan = &mut plan;
+        let times = run_on_pool(|| plan.profile(feeds, runs.max(1) as usize, now_ms))?;
         Ok(times
             .into_iter()
             .map(|t| {
@@ -139,4 +145,10 @@ fn load_info(v: &Verified, parse_ms: f64, plan_ms: f64) -> Object {
     set(&info, "parseMs", &parse_ms.into());
     set(&info, "planMs", &plan_ms.into());
     info
+}
+
+/// Without threads an inference runs on the calling thread.
+#[cfg(not(feature = "threads"))]
+fn run_on_pool<T>(run: impl FnOnce() -> T) -> T {
+    run()
 }

@@ -204,7 +204,10 @@ test('the page downloads the model cross-origin with progress, verifies it and c
   await load(page);
 
   assert.match(await page.textContent('#status'), /downloaded and verified/);
-  assert.match(await page.textContent('#build'), /simd128/);
+  // The server makes the page cross-origin isolated, so Chromium on 2+ cores runs the threads build.
+  assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'COOP + COEP make the page cross-origin isolated');
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  assert.match(await page.textContent('#build'), cores > 1 ? new RegExp(`wasm: threads, ${cores} threads`) : /wasm: relaxed-simd, 1 thread/);
   assert.deepEqual(page.cdnRequests, [cdn.url + MODEL_FILE], 'one model request, to the CDN origin');
   assert.equal(cdn.modelRequests() - before, 1, 'nginx served the model once');
   const progress = await page.evaluate(() => window.__progress);
@@ -221,6 +224,10 @@ test('the page downloads the model cross-origin with progress, verifies it and c
   assert.match(html['content-security-policy'], new RegExp(`connect-src 'self' http://127\\.0\\.0\\.1:${cdn.port}`));
   assert.match(html['content-security-policy'], /'wasm-unsafe-eval'/);
   assert.doesNotMatch(html['content-security-policy'], /unsafe-inline|\*/);
+  assert.equal(html['cross-origin-opener-policy'], 'same-origin');
+  assert.equal(html['cross-origin-embedder-policy'], 'require-corp');
+  // A visitor downloads one wasm build, not three.
+  assert.equal(responses.filter((r) => r.url().endsWith('.wasm')).length, 1, 'one wasm build fetched');
 
   for (const photo of PHOTOS) {
     const top = await classify(page, photo);
@@ -231,6 +238,44 @@ test('the page downloads the model cross-origin with progress, verifies it and c
     }
   }
   assert.ok(existsSync(path.join(OUT, 'result.png')), 'screenshot saved');
+  await page.close();
+});
+
+test('every wasm build (simd128, relaxed-simd, threads) gives onnxruntime\'s answers on every photo', async () => {
+  const page = await openPage(context);
+  await load(page);
+  const photos = PHOTOS.map((p) => ({ name: path.basename(p), bytes: readFileSync(p).toString('base64'), type: p.endsWith('.png') ? 'image/png' : 'image/jpeg' }));
+  const results = await page.evaluate(async (photos) => {
+    const src = document.querySelector('script[type=module]').src.replace('app.js', 'classifier.js');
+    const { Classifier } = await import(src);
+    const out = {};
+    for (const build of ['simd128', 'relaxed-simd', 'threads']) {
+      const classifier = await Classifier.load('/api/model', { build });
+      out[build] = { build: classifier.build.name, threads: classifier.build.threads, wasm: classifier.build.wasm, photos: {} };
+      for (const { name, bytes, type } of photos) {
+        const blob = new Blob([Uint8Array.from(atob(bytes), (c) => c.charCodeAt(0))], { type });
+        out[build].photos[name] = await classifier.classify(blob);
+      }
+      classifier.dispose();
+    }
+    // Asking for what the page cannot run is an error, not a quiet substitute.
+    try {
+      await Classifier.load('/api/model', { build: 'threads', threads: 1 });
+      out.refused = null;
+    } catch (e) {
+      out.refused = e.message;
+    }
+    return out;
+  }, photos);
+  for (const build of ['simd128', 'relaxed-simd', 'threads']) {
+    const r = results[build];
+    assert.equal(r.build, build);
+    assert.ok(r.wasm.endsWith(build === 'threads' ? 'pkg-threads/webinfer_bg.wasm' : build === 'relaxed-simd' ? 'pkg/webinfer_relaxed_bg.wasm' : 'pkg/webinfer_bg.wasm'), r.wasm);
+    if (build === 'threads') assert.ok(r.threads >= 2, `threads build with ${r.threads} threads`);
+    for (const photo of PHOTOS) checkAgainstReference(photo, r.photos[path.basename(photo)].map((t) => ({ ...t })));
+    console.log(`${build}: ${Object.entries(r.photos).map(([n, top]) => `${n} ${top[0].label} ${(100 * top[0].probability).toFixed(1)}%`).join(', ')}`);
+  }
+  assert.match(results.refused ?? '', /cannot run the wasm build "threads"/);
   await page.close();
 });
 
@@ -280,27 +325,33 @@ test('the embedding module classifies <img>, <canvas>, ImageBitmap, ImageData an
 test('a model that crashes the engine: the worker is replaced, the call fails clearly, the next works', async () => {
   const page = await openPage(context);
   await load(page);
-  const out = await page.evaluate(async (manifestUrl) => {
-    const src = document.querySelector('script[type=module]').src.replace('app.js', 'classifier.js');
-    const { Classifier } = await import(src);
-    const classifier = await Classifier.load(manifestUrl);
-    const image = (v) => new ImageData(new Uint8ClampedArray(16 * 16 * 4).fill(v), 16, 16);
-    const result = {};
-    result.before = (await classifier.classify(image(255)))[0].probability;
-    try {
-      await classifier.classify(image(40)); // divides by zero inside the engine
-    } catch (e) {
-      result.error = e.message;
-    }
-    result.after = (await classifier.classify(image(255)))[0].probability;
-    result.source = classifier.info.timings.source; // the restarted worker's load
-    classifier.dispose();
-    return result;
-  }, `${cdn.url}trap.manifest.json`);
-  assert.ok(Math.abs(out.before - 0.001) < 1e-6, `uniform scores before the crash: ${out.before}`);
-  assert.match(out.error ?? '', /the inference engine crashed \(RuntimeError: .*\); it has been restarted/);
-  assert.ok(Math.abs(out.after - 0.001) < 1e-6, `the next call works: ${out.after}`);
-  assert.equal(out.source, 'cache', 'the restarted worker loaded the model from the cache, not the network');
+  // threads: the panic is on a pool thread and reaches the page over the crash channel (the
+  // worker itself is stuck waiting for it); simd128: the worker's own call traps.
+  for (const build of ['threads', 'simd128']) {
+    const out = await page.evaluate(async ([manifestUrl, build]) => {
+      const src = document.querySelector('script[type=module]').src.replace('app.js', 'classifier.js');
+      const { Classifier } = await import(src);
+      const classifier = await Classifier.load(manifestUrl, { build });
+      const image = (v) => new ImageData(new Uint8ClampedArray(16 * 16 * 4).fill(v), 16, 16);
+      const result = {};
+      result.before = (await classifier.classify(image(255)))[0].probability;
+      try {
+        await classifier.classify(image(40)); // divides by zero inside the engine
+      } catch (e) {
+        result.error = e.message;
+      }
+      result.after = (await classifier.classify(image(255)))[0].probability;
+      result.source = classifier.info.timings.source; // the restarted worker's load
+      classifier.dispose();
+      return result;
+    }, [`${cdn.url}trap.manifest.json`, build]);
+    assert.ok(Math.abs(out.before - 0.001) < 1e-6, `${build}: uniform scores before the crash: ${out.before}`);
+    assert.match(out.error ?? '', /the inference engine crashed \(RuntimeError: .*\); it has been restarted/, build);
+    // The crash channel carries the panic's own message.
+    if (build === 'threads') assert.match(out.error, /attempt to divide by zero, at /);
+    assert.ok(Math.abs(out.after - 0.001) < 1e-6, `${build}: the next call works: ${out.after}`);
+    assert.equal(out.source, 'cache', `${build}: the restarted worker loaded the model from the cache, not the network`);
+  }
   await page.close();
 });
 
