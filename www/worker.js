@@ -15,7 +15,12 @@ let compileMs = null;
 async function start(build, crashChannel) {
   const module = await import(build.module);
   await module.default({ module_or_path: build.wasm });
-  if (build.threads > 1) await withDeadline(module.startThreads(build.threads, crashChannel), 20000, `the ${build.threads} inference threads did not start within 20 s (the page's Content-Security-Policy must allow worker-src blob:, and the page must be cross-origin isolated); Classifier.load(url, { threads: 1 }) runs without them`);
+  if (build.threads > 1) {
+    await withDeadline(module.startThreads(build.threads, crashChannel), 20000,
+      `the ${build.threads} inference threads did not start within 20 s (the page's Content-Security-Policy ` +
+      'must allow worker-src blob:, and the page must be cross-origin isolated); ' +
+      'Classifier.load(url, { threads: 1 }) runs without them');
+  }
   return module;
 }
 
