@@ -58,6 +58,7 @@ async function loadModel() {
   }
   const { name, quantization, timings: t } = classifier.info;
   keepOffline(classifier.build.wasm);
+  showBuild(classifier.build, classifier.info.buildFallback);
   $('download').value = 1;
   $('model-name').textContent = `model: ${name}${quantization ? ` (${quantization})` : ''}`;
   $('status').textContent = t.source === 'cache'
@@ -169,12 +170,16 @@ function keepOffline(url) {
   navigator.serviceWorker?.ready.then((registration) => registration.active?.postMessage({ keep: url }));
 }
 
+function showBuild(build, fallback) {
+  $('build').textContent = build
+    ? `wasm: ${build.name}, ${build.threads} thread${build.threads > 1 ? 's' : ''}${fallback ? ' (threads unavailable)' : ''}`
+    : 'wasm: no SIMD';
+  $('build').title = fallback ?? '';
+}
+
 async function main() {
   wire();
-  const build = wasmBuild();
-  $('build').textContent = build
-    ? `wasm: ${build.name}, ${build.threads} thread${build.threads > 1 ? 's' : ''}`
-    : 'wasm: no SIMD';
+  showBuild(wasmBuild());
   if ('serviceWorker' in navigator) {
     // Keeps the page, the wasm and the manifest for offline visits; the model has its own cache.
     navigator.serviceWorker.register('/sw.js').catch((e) => console.warn('service worker not registered:', e));

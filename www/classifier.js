@@ -69,6 +69,21 @@ export class Classifier {
     if (!build) {
       throw new Error('this browser lacks WebAssembly SIMD, which webinfer needs (Chrome 91+, Firefox 89+, Safari 16.4+)');
     }
+    try {
+      return await Classifier.#load(manifestUrl, build, onProgress);
+    } catch (e) {
+      // The threads build was this page's automatic choice and could not start (a CSP without
+      // worker-src blob:, a shared memory the device cannot reserve): one thread still works.
+      // Said in the console and in `info.buildFallback`, not hidden.
+      if (name || build.name !== 'threads' || !e.message.startsWith('could not start the threads wasm build')) throw e;
+      console.warn(`webinfer: ${e.message}; using one thread instead`);
+      const classifier = await Classifier.#load(manifestUrl, wasmBuild({ threads: 1 }), onProgress);
+      classifier.info.buildFallback = e.message;
+      return classifier;
+    }
+  }
+
+  static async #load(manifestUrl, build, onProgress) {
     const classifier = new Classifier();
     classifier.build = build;
     classifier.#manifestUrl = new URL(manifestUrl, document.baseURI).href;
@@ -104,8 +119,10 @@ export class Classifier {
     this.#worker?.terminate();
     this.#crashes?.close();
     const crashChannel = `webinfer-crash-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-    this.#crashes = new BroadcastChannel(crashChannel);
-    this.#crashes.onmessage = ({ data }) => this.#crashed(`RuntimeError: ${data}`);
+    const crashes = (this.#crashes = new BroadcastChannel(crashChannel));
+    // Only this worker's channel: a second report from the same crash, delivered after the
+    // restart, must not take down the new worker.
+    crashes.onmessage = ({ data }) => { if (crashes === this.#crashes) this.#crashed(`RuntimeError: ${data}`); };
     this.#worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.#worker.onmessage = ({ data }) => this.#receive(data);
     this.#worker.onerror = (event) => {

@@ -25,8 +25,9 @@ self.addEventListener('activate', (event) => {
 
 self.addEventListener('message', (event) => {
   const url = event.data?.keep;
-  // Only this build's assets: the page just fetched it, so this is read from the HTTP cache.
-  if (typeof url !== 'string' || !url.startsWith(`${self.location.origin}/assets/`)) return;
+  // Only this build's assets (a page of an older build may still talk to this worker): the
+  // page just fetched it, so this is read from the HTTP cache.
+  if (typeof url !== 'string' || !url.startsWith(`${self.location.origin}/assets/${BUILD}/`)) return;
   event.waitUntil(caches.open(CACHE).then(async (cache) => (await cache.match(url)) || cache.add(url)));
 });
 

@@ -35,7 +35,9 @@ function withDeadline(promise, ms, message) {
 const handlers = {
   async load({ manifestUrl, build, crashChannel }, progress) {
     if (!webinfer) {
-      const started = await timed(() => start(build, crashChannel));
+      const started = await timed(() => start(build, crashChannel).catch((e) => {
+        throw new Error(`could not start the ${build.name} wasm build: ${e instanceof Error ? e.message : e}`);
+      }));
       webinfer = started.value;
       compileMs = started.ms;
     }

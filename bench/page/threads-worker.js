@@ -8,8 +8,9 @@ const ops = {
   async start({ threads }) {
     webinfer = await import('/pkg-threads/webinfer.js');
     await webinfer.default();
-    await webinfer.startThreads(threads);
-    return { threads, crossOriginIsolated: self.crossOriginIsolated };
+    // The pool's size as rayon reports it, not the number asked for.
+    const pool = await webinfer.startThreads(threads);
+    return { threads: pool, crossOriginIsolated: self.crossOriginIsolated };
   },
   async load({ model }) {
     const t0 = performance.now();

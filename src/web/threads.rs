@@ -13,7 +13,8 @@ use super::{alive, describe_js, js_error, CRASH};
 static CRASH_CHANNEL: OnceLock<String> = OnceLock::new();
 
 /// Starts `threads` Web Workers that share this module's memory and makes tract split its
-/// matrix products, convolutions and element-wise ops across them. Only on a cross-origin
+/// matrix products, convolutions and element-wise ops across them; resolves to the size of the
+/// pool that now exists. Only on a cross-origin
 /// isolated page (it needs `SharedArrayBuffer`); call it once, right after `init()`, in a Worker.
 ///
 /// `crashChannel`: a `BroadcastChannel` name on which a panic in any thread is posted (its
@@ -28,12 +29,13 @@ pub async fn start_threads(threads: usize, crash_channel: Option<String>) -> Res
     if let Some(name) = crash_channel {
         let _ = CRASH_CHANNEL.set(name);
     }
+    std::alloc::set_alloc_error_hook(out_of_memory);
     wasm_bindgen_futures::JsFuture::from(wasm_bindgen_rayon::init_thread_pool(threads))
         .await
         .map_err(|e| js_error(format_args!("could not start {threads} inference threads: {}", describe_js(&e))))?;
     // Only now: with no pool yet, rayon would settle for the calling thread alone.
     set_default_executor(Executor::RayonGlobal);
-    Ok(threads)
+    Ok(rayon::current_num_threads())
 }
 
 /// Called by the panic hook, on whichever thread panicked, before the trap. Only pool threads
@@ -46,6 +48,14 @@ pub(super) fn report_crash() {
     if let Ok(channel) = web_sys::BroadcastChannel::new(name) {
         let _ = channel.post_message(&JsValue::from_str(message));
     }
+}
+
+/// Rust aborts on a failed allocation without panicking, so the panic hook would not see it: on
+/// a pool thread that would leave the calling worker waiting forever. Reported the same way
+/// first; the abort follows.
+fn out_of_memory(layout: std::alloc::Layout) {
+    let _ = CRASH.set(format!("out of memory: could not allocate {} bytes", layout.size()));
+    report_crash();
 }
 
 /// Runs `run` (a whole inference) on pool thread 0 while the other pool threads stay awake,

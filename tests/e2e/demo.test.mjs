@@ -207,7 +207,7 @@ test('the page downloads the model cross-origin with progress, verifies it and c
   // The server makes the page cross-origin isolated, so Chromium on 2+ cores runs the threads build.
   assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'COOP + COEP make the page cross-origin isolated');
   const cores = await page.evaluate(() => navigator.hardwareConcurrency);
-  assert.match(await page.textContent('#build'), cores > 1 ? new RegExp(`wasm: threads, ${cores} threads`) : /wasm: relaxed-simd, 1 thread/);
+  assert.match(await page.textContent('#build'), cores > 1 ? new RegExp(`wasm: threads, ${Math.min(cores, 16)} threads$`) : /wasm: relaxed-simd, 1 thread$/);
   assert.deepEqual(page.cdnRequests, [cdn.url + MODEL_FILE], 'one model request, to the CDN origin');
   assert.equal(cdn.modelRequests() - before, 1, 'nginx served the model once');
   const progress = await page.evaluate(() => window.__progress);
@@ -277,6 +277,23 @@ test('every wasm build (simd128, relaxed-simd, threads) gives onnxruntime\'s ans
   }
   assert.match(results.refused ?? '', /cannot run the wasm build "threads"/);
   await page.close();
+});
+
+test('when the threads build cannot start, the page runs on one thread and says why', async () => {
+  // The wasm of the threads build is made unreachable (its own service worker blocked, so the
+  // route sees every request): loading it fails, and the automatic choice falls back.
+  const isolated = await browser.newContext({ serviceWorkers: 'block' });
+  await isolated.route('**/pkg-threads/webinfer_bg.wasm', (route) => route.fulfill({ status: 404, body: 'gone' }));
+  const page = await openPage(isolated);
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  await load(page);
+  if (cores > 1) {
+    assert.match(await page.textContent('#build'), /^wasm: (relaxed-simd|simd128), 1 thread \(threads unavailable\)$/);
+    assert.match(await page.getAttribute('#build', 'title'), /^could not start the threads wasm build: /);
+  }
+  const coffee = PHOTOS.find((p) => path.basename(p).startsWith('coffee'));
+  checkAgainstReference(coffee, await classify(page, coffee));
+  await isolated.close();
 });
 
 test('the embedding module classifies <img>, <canvas>, ImageBitmap, ImageData and Blob alike', async () => {
