@@ -28,6 +28,9 @@ fi
 if [[ "$(rustup component list --toolchain nightly --installed)" != *rust-src* ]]; then
   rustup component add rust-src --toolchain nightly
 fi
+if [[ "$(rustup target list --toolchain nightly --installed)" != *wasm32-unknown-unknown* ]]; then
+  rustup target add wasm32-unknown-unknown --toolchain nightly  # wasm-pack checks for it
+fi
 
 if ! has_version wasm-pack "$WASM_PACK_VERSION"; then
   say "installing wasm-pack $WASM_PACK_VERSION (about 2 minutes)"
