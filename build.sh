@@ -251,6 +251,8 @@ run_tests() {
   fuzz_check 2>&1 | tee -a "$log"
   say "model tool tests (pytest)"
   python3 -m pytest -q -p no:cacheprovider -rs tools/models 2>&1 | tee -a "$log"
+  say "page-side unit tests (node): which wasm build and how many threads a page gets"
+  node --test --test-reporter=spec tests/www/ 2>&1 | tee -a "$log"
   say "end-to-end tests: the slug's server, the nginx CDN stand-in, the page in Chromium"
   run_e2e 2>&1 | tee -a "$log"
   say "benchmark harness smoke run (no timing asserted)"

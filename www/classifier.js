@@ -32,11 +32,23 @@ const BUILDS = {
   simd128: { module: './pkg/webinfer.js', wasm: './pkg/webinfer_bg.wasm' },
 };
 
+/** How many inference threads to start by default, given `navigator.hardwareConcurrency`
+ *  (logical CPUs). The threads spin while an inference runs, so one per logical CPU would take
+ *  the whole machine: SMT siblings share a core's SIMD units (little gain for matrix kernels), and
+ *  the page's own main thread and other tabs need a core too. Half of them, at most 4, as
+ *  onnxruntime-web does; but both of 2 (half would mean no threads at all, and 2 threads gave
+ *  1.1-1.7x over one on the 2-CPU bench machine, bench/PERFORMANCE.md). Not measured on more CPUs. */
+export function defaultThreads(logicalCpus) {
+  const n = Number.isInteger(logicalCpus) && logicalCpus > 0 ? logicalCpus : 1;
+  return n <= 2 ? n : Math.min(4, Math.ceil(n / 2));
+}
+
 /** The wasm build this browser runs, or null when it lacks WebAssembly SIMD: { name, threads,
  *  module, wasm } (absolute URLs). Options: `threads`, how many inference threads to allow
- *  (default: one per core; 1 keeps to one thread); `build`, a build name to use instead of the
- *  fastest supported one (e.g. 'simd128', whose results do not depend on the CPU). */
-export function wasmBuild({ threads = navigator.hardwareConcurrency ?? 1, build } = {}) {
+ *  (default: `defaultThreads(navigator.hardwareConcurrency)`; 1 keeps to one thread); `build`, a
+ *  build name to use instead of the fastest supported one (e.g. 'simd128', whose results do not
+ *  depend on the CPU). */
+export function wasmBuild({ threads = defaultThreads(globalThis.navigator?.hardwareConcurrency), build } = {}) {
   if (!supports('simd')) return null;
   const available = {
     threads: threads > 1 && globalThis.crossOriginIsolated === true && supports('threads'),
@@ -75,7 +87,7 @@ export class Classifier {
       // The threads build was this page's automatic choice and could not start (a CSP without
       // worker-src blob:, a shared memory the device cannot reserve): one thread still works.
       // Said in the console and in `info.buildFallback`, not hidden.
-      if (name || build.name !== 'threads' || !e.message.startsWith('could not start the threads wasm build')) throw e;
+      if (name || e.buildFailed !== 'threads') throw e;
       console.warn(`webinfer: ${e.message}; using one thread instead`);
       const classifier = await Classifier.#load(manifestUrl, wasmBuild({ threads: 1 }), onProgress);
       classifier.info.buildFallback = e.message;
@@ -143,7 +155,7 @@ export class Classifier {
     });
   }
 
-  #receive({ id, ok, result, error, fatal, progress }) {
+  #receive({ id, ok, result, error, fatal, buildFailed, progress }) {
     const call = this.#pending.get(id);
     if (!call) return;
     if (progress) return call.onProgress?.(progress.loaded, progress.total);
@@ -153,7 +165,7 @@ export class Classifier {
       this.#pending.set(id, call);
       return this.#crashed(error);
     }
-    call.reject(new Error(error));
+    call.reject(Object.assign(new Error(error), buildFailed ? { buildFailed } : {}));
   }
 
   /** The wasm instance trapped and cannot be trusted again: replace the worker. The calls in

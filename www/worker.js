@@ -1,6 +1,6 @@
 // The inference worker: owns the wasm instance, the model session and the labels, so the page's
 // main thread never blocks on a download, a compile or an inference. Spoken to only by
-// classifier.js, one request at a time: { id, op, ... } -> { id, ok, result | error, fatal }.
+// classifier.js, one request at a time: { id, op, ... } -> { id, ok, result | error, fatal, buildFailed }.
 // Which wasm build runs is the page's choice (classifier.js `wasmBuild`): the module is imported
 // on the first load.
 
@@ -36,7 +36,9 @@ const handlers = {
   async load({ manifestUrl, build, crashChannel }, progress) {
     if (!webinfer) {
       const started = await timed(() => start(build, crashChannel).catch((e) => {
-        throw new Error(`could not start the ${build.name} wasm build: ${e instanceof Error ? e.message : e}`);
+        const error = new Error(`could not start the ${build.name} wasm build: ${e instanceof Error ? e.message : e}`);
+        error.buildFailed = build.name; // the page may retry with another build
+        throw error;
       }));
       webinfer = started.value;
       compileMs = started.ms;
@@ -87,7 +89,7 @@ self.onmessage = async ({ data: { id, op, ...args } }) => {
     // unusable: say so, and the page side replaces this worker with a fresh one.
     const fatal = e instanceof WebAssembly.RuntimeError;
     const error = fatal ? `${e.name}: ${e.message}` : e instanceof Error ? e.message : String(e);
-    self.postMessage({ id, ok: false, error, fatal });
+    self.postMessage({ id, ok: false, error, fatal, buildFailed: e?.buildFailed ?? null });
   }
 };
 

@@ -206,8 +206,10 @@ test('the page downloads the model cross-origin with progress, verifies it and c
   assert.match(await page.textContent('#status'), /downloaded and verified/);
   // The server makes the page cross-origin isolated, so Chromium on 2+ cores runs the threads build.
   assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'COOP + COEP make the page cross-origin isolated');
+  // The default pool: both of 2 CPUs, else half the logical CPUs, at most 4 (README).
   const cores = await page.evaluate(() => navigator.hardwareConcurrency);
-  assert.match(await page.textContent('#build'), cores > 1 ? new RegExp(`wasm: threads, ${Math.min(cores, 16)} threads$`) : /wasm: relaxed-simd, 1 thread$/);
+  const pool = cores <= 2 ? cores : Math.min(4, Math.ceil(cores / 2));
+  assert.match(await page.textContent('#build'), cores > 1 ? new RegExp(`wasm: threads, ${pool} threads$`) : /wasm: relaxed-simd, 1 thread$/);
   assert.deepEqual(page.cdnRequests, [cdn.url + MODEL_FILE], 'one model request, to the CDN origin');
   assert.equal(cdn.modelRequests() - before, 1, 'nginx served the model once');
   const progress = await page.evaluate(() => window.__progress);
