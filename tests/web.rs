@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use webinfer::web::types::{Feeds, ModelSource, SessionOptions};
-use webinfer::web::{clear_model_cache, preprocess_image, top_k_js, Session};
+use webinfer::web::{clear_model_cache, model_cache_settled, preprocess_image, top_k_js, Session};
 use webinfer::web::types::{ImagePixels, PreprocessSpec};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -165,6 +165,8 @@ async fn second_load_comes_from_the_cache_without_a_request() {
     let digest = webinfer::engine::digest::sha256_hex(&data.to_vec());
     let first = create(model_url("conv_f32"), options(&[("sha256", digest.as_str().into())])).await.unwrap();
     assert_eq!(get(&first.load_info().into(), "source"), "network");
+    // The write finishes after create resolves; modelCacheSettled waits for it.
+    model_cache_settled().await;
     assert!(cache_has(&digest).await.is_truthy(), "verified model was not cached");
 
     // Same digest, a URL that does not exist: only the cache can satisfy it.
@@ -393,6 +395,7 @@ async fn transient_cdn_failures_are_retried() {
     let session = create("/stub/flaky/conv.onnx", options(&[("sha256", digest.as_str().into())])).await.unwrap();
     assert_eq!(stub_requests("/stub/flaky/"), 3);
     assert_eq!(get(&session.load_info().into(), "source"), "network");
+    model_cache_settled().await;
     assert!(cache_has(&digest).await.is_truthy());
 
     // retries: 0 gives up at once; a 404 is never retried.

@@ -4,9 +4,11 @@
 //! Caching is an optimisation: when the Cache API is missing (insecure context, some private
 //! modes) or refuses to store, loading still works and the reason is logged with console.warn.
 
-use js_sys::{Promise, Reflect, Uint8Array};
+use std::cell::RefCell;
+
+use js_sys::{Array, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{Cache, CacheStorage, Response};
 
 use super::{console_warn, describe_js};
@@ -36,8 +38,32 @@ async fn open() -> Result<Cache, String> {
     Ok(await_js(storage()?.open(CACHE_NAME)).await?.unchecked_into())
 }
 
+thread_local! {
+    /// Writes started by `put_in_background` and not yet awaited by `settled`.
+    static PENDING: RefCell<Vec<Promise>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Waits for every write this instance started: a read or a clear after a load must see the
+/// cache as that load left it.
+async fn settled() {
+    let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    if !pending.is_empty() {
+        // The writes never reject (failures are logged inside them).
+        let _ = JsFuture::from(Promise::all(&pending.into_iter().collect::<Array>())).await;
+    }
+}
+
+/// Resolves once the models this module has loaded are written to the Cache API. `Session.create`
+/// does not wait for that write (it would delay the first inference by the time the browser takes
+/// to store the file); await this before relying on the cache, e.g. before going offline.
+#[wasm_bindgen(js_name = modelCacheSettled)]
+pub async fn model_cache_settled() {
+    settled().await;
+}
+
 /// The cached bytes for `sha256`, re-verified; a damaged entry is deleted and reported as a miss.
 pub async fn get(sha256: &str) -> Option<Vec<u8>> {
+    settled().await;
     let lookup = async {
         let cache = open().await?;
         let hit = await_js(cache.match_with_str(&cache_key(sha256))).await?;
@@ -59,22 +85,30 @@ pub async fn get(sha256: &str) -> Option<Vec<u8>> {
     })
 }
 
-/// Stores verified bytes. Callers only pass bytes whose digest matched.
-pub async fn put(sha256: &str, bytes: &[u8]) {
-    let store = async {
-        let cache = open().await?;
-        let body = Uint8Array::from(bytes);
-        let response = Response::new_with_opt_buffer_source(Some(&body)).map_err(|e| describe_js(&e))?;
-        await_js(cache.put_with_str(&cache_key(sha256), &response)).await.map(|_| ())
-    };
-    if let Err(e) = store.await {
-        console_warn(&format!("webinfer: model not cached: {e}"));
-    }
+/// Stores verified bytes without making the caller wait: the bytes are copied now, the write
+/// finishes in the background (see `model_cache_settled`). Callers only pass bytes whose digest
+/// matched.
+pub fn put_in_background(sha256: &str, bytes: &[u8]) {
+    let body = Uint8Array::from(bytes);
+    let key = cache_key(sha256);
+    let write = future_to_promise(async move {
+        let store = async {
+            let cache = open().await?;
+            let response = Response::new_with_opt_buffer_source(Some(&body)).map_err(|e| describe_js(&e))?;
+            await_js(cache.put_with_str(&key, &response)).await.map(|_| ())
+        };
+        if let Err(e) = store.await {
+            console_warn(&format!("webinfer: model not cached: {e}"));
+        }
+        Ok(JsValue::UNDEFINED)
+    });
+    PENDING.with(|p| p.borrow_mut().push(write));
 }
 
 /// Deletes every model webinfer has cached in this origin. Resolves to whether a cache existed.
 #[wasm_bindgen(js_name = clearModelCache)]
 pub async fn clear_model_cache() -> Result<bool, JsError> {
+    settled().await;
     let deleted = await_js(storage().map_err(|e| JsError::new(&e))?.delete(CACHE_NAME))
         .await
         .map_err(|e| JsError::new(&format!("could not clear the model cache: {e}")))?;

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 use wasm_bindgen::prelude::*;
 
-pub use cache::clear_model_cache;
+pub use cache::{clear_model_cache, model_cache_settled};
 pub use image::{preprocess_image, top_k_js};
 pub use session::Session;
 

@@ -166,7 +166,7 @@ async fn load_url(url: &str, options: &LoadOptions) -> Result<Verified, String> 
     let start = now_ms();
     check_digest(options, &downloaded.sha256, url)?;
     if options.cache {
-        cache::put(&downloaded.sha256, &downloaded.bytes).await;
+        cache::put_in_background(&downloaded.sha256, &downloaded.bytes);
     }
     let verify_ms = now_ms() - start;
     Ok(Verified { bytes: downloaded.bytes, sha256: downloaded.sha256, origin: Origin::Network, fetch_ms, verify_ms })
