@@ -235,7 +235,8 @@ fn mismatched_dynamic_dims_are_rejected() {
 }
 
 /// EfficientNet-Lite0 as the project builds it (`./build.sh model`): fp32 logits within 1e-3 of
-/// onnxruntime's, int8 QDQ with the same top-1, on the six reference photos.
+/// onnxruntime's, int8 QDQ with the same top-1, on the six reference photos; the int8 model's
+/// pointwise convolutions take the int8 path.
 #[test]
 fn efficientnet_lite0_matches_onnxruntime() {
     let reference = expected("efficientnet_lite0");
@@ -259,7 +260,17 @@ fn efficientnet_lite0_matches_onnxruntime() {
                 "fp32" => assert_close(&label, &want, &got, 1e-3),
                 _ => assert_same_top1(&label, &want, &got),
             }
+            if std::env::var_os("WEBINFER_PRINT_DIFF").is_some() {
+                let diff = want.iter().zip(&got).map(|(w, g)| (w - g).abs()).fold(0.0, f64::max);
+                eprintln!("{label}: max |logit - onnxruntime| = {diff:.4}");
+            }
         }
+        // The int8 model's 32 pointwise convolutions run as int8 products; the fp32 model has
+        // no int8 weights, so none of its convolutions qualifies.
+        let zeros = Tensor::new(vec![1, 3, 224, 224], TensorData::F32(vec![0.0; 3 * 224 * 224]));
+        let ops = plan.profile(vec![("input".into(), zeros)], 1, || 0.0).unwrap();
+        let int8_convs: usize = ops.iter().filter(|o| o.op == "Int8PointwiseConv").map(|o| o.nodes).sum();
+        assert_eq!(int8_convs, if kind == "int8" { 32 } else { 0 }, "{kind}: {ops:?}");
     }
 }
 

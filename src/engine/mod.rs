@@ -9,6 +9,8 @@ mod error;
 mod fold;
 pub mod image;
 mod inspect;
+mod int8conv;
+mod int8gemm;
 mod model;
 mod plan;
 mod qdq;

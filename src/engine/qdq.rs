@@ -29,6 +29,12 @@ pub struct QuantDequant {
 impl Eq for QuantDequant {}
 
 impl QuantDequant {
+    /// The grid its outputs lie on: `integer * scale`, the integer within the returned range
+    /// (zero point removed).
+    pub(crate) fn grid(&self) -> (f32, f32, f32) {
+        (self.scale, self.lo - self.zero_point, self.hi - self.zero_point)
+    }
+
     fn apply(&self, values: &mut [f32]) {
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         let values = self.apply_simd128(values);

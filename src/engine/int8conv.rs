@@ -1,0 +1,363 @@
+//! Quantized 1x1 convolutions in int8. In a QDQ model a pointwise convolution reads activations
+//! that were just quantized (a [`QuantDequant`] node) and weights that are int8 values times a
+//! per-channel scale (folded to f32 by [`super::fold`]). tract declutters such a convolution
+//! into an f32 `EinSum` (`IHW,OI->OHW`, channels last on either side in wasm, where tract runs
+//! depthwise convolutions channels last) plus a bias `Add`. This pass gives the pair an op that
+//! multiplies the integers themselves ([`super::int8gemm`]) and scales the exact i32 sums once
+//! per output, bias included. On int8 EfficientNet-Lite0 these are all 32 pointwise convolutions.
+//!
+//! Same numbers up to f32 rounding: the float path rounds every product and partial sum, this
+//! one rounds once. Convolutions whose weights are not on an int8 grid are left to tract. It
+//! runs after declutter, when tract has chosen the layout and fused what it could.
+
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::binary::TypedBinOp;
+use tract_onnx::tract_core::ops::einsum::EinSum;
+use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
+
+use super::int8gemm::{self, Layout, Output, PackedWeights};
+use super::qdq::QuantDequant;
+
+/// A 1x1 convolution (with its bias) on quantized activations, as an int8 product.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Int8PointwiseConv {
+    weights: Arc<PackedWeights>,
+    out_channels: usize,
+    in_channels: usize,
+    /// The axes, as tract laid them out: channels before the spatial axes (behind a batch axis of
+    /// 1 when `batch`, which the output drops) or after them.
+    input_channels_last: bool,
+    batch: bool,
+    output_channels_last: bool,
+    /// Activation grid: integer = round(x * multiplier), within lo..=hi (zero point removed).
+    multiplier: f32,
+    lo: f32,
+    hi: f32,
+    /// Per output channel: activation scale x weight scale, and the bias.
+    row_scale: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl Eq for Int8PointwiseConv {}
+
+impl Op for Int8PointwiseConv {
+    fn name(&self) -> StaticName {
+        "Int8PointwiseConv".into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!(
+            "{} -> {} channels, activations in [{}, {}]",
+            self.in_channels, self.out_channels, self.lo, self.hi
+        )])
+    }
+
+    fn validation(&self) -> Validation {
+        Validation::Rounding
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for Int8PointwiseConv {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let input = &inputs[0];
+        let shape = input.shape();
+        let (channels, spatial) = self.split_input_shape(shape)?;
+        ensure!(
+            channels == self.in_channels,
+            "Int8PointwiseConv: {channels} input channels, expected {}",
+            self.in_channels
+        );
+        let cols: usize = spatial.iter().product();
+        let in_layout = if self.input_channels_last {
+            Layout::channels_last(channels)
+        } else {
+            Layout::channels_first(cols)
+        };
+        let input = input.try_as_plain_ram()?;
+        let columns = int8gemm::pack_columns(
+            input.as_slice::<f32>()?,
+            channels,
+            cols,
+            in_layout,
+            self.multiplier,
+            self.lo,
+            self.hi,
+        );
+
+        let out_shape = self.output_shape(spatial.iter().copied());
+        // SAFETY: f32 has no invalid bit patterns, and `gemm` writes every element.
+        let mut out = unsafe { Tensor::uninitialized::<f32>(&out_shape)? };
+        {
+            let mut plain = out.try_as_plain_ram_mut()?;
+            let (k, out_layout) = (self.out_channels, self.output_layout(cols));
+            let values = Output::new(plain.as_slice_mut::<f32>()?, out_layout);
+            // Panels of 8 output channels are the unit of work for the threaded build.
+            let mut panels: Vec<usize> = (0..k / 8).collect();
+            multithread::par_chunks_mut(&mut panels, 1, k * channels * cols, |first, chunk| {
+                int8gemm::gemm(
+                    &self.weights,
+                    &columns,
+                    cols,
+                    &self.row_scale,
+                    &self.bias,
+                    first..first + chunk.len(),
+                    &values,
+                );
+                Ok(())
+            })?;
+        }
+        Ok(tvec!(out.into_tvalue()))
+    }
+}
+
+impl Int8PointwiseConv {
+    /// (channels, spatial dims) of an input shape.
+    fn split_input_shape<'s, D: std::fmt::Debug + Clone>(
+        &self,
+        shape: &'s [D],
+    ) -> TractResult<(D, &'s [D])> {
+        let rank = shape.len();
+        ensure!(
+            rank > self.batch as usize,
+            "Int8PointwiseConv: input shape {shape:?}"
+        );
+        Ok(if self.input_channels_last {
+            (shape[rank - 1].clone(), &shape[..rank - 1])
+        } else {
+            let c = self.batch as usize;
+            (shape[c].clone(), &shape[c + 1..])
+        })
+    }
+
+    fn output_shape<D: From<usize>>(&self, spatial: impl Iterator<Item = D>) -> TVec<D> {
+        let channels = std::iter::once(D::from(self.out_channels));
+        if self.output_channels_last {
+            spatial.chain(channels).collect()
+        } else {
+            channels.chain(spatial).collect()
+        }
+    }
+
+    fn output_layout(&self, cols: usize) -> Layout {
+        if self.output_channels_last {
+            Layout::channels_last(self.out_channels)
+        } else {
+            Layout::channels_first(cols)
+        }
+    }
+}
+
+impl TypedOp for Int8PointwiseConv {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let shape = inputs[0].shape.to_tvec();
+        let (_, spatial) = self.split_input_shape(&shape)?;
+        Ok(tvec!(f32::fact(self.output_shape(spatial.iter().cloned()))))
+    }
+
+    as_op!();
+}
+
+/// The int8 form of a decluttered pointwise convolution: `einsum` (`IHW,OI->OHW`, channels
+/// last on either side, or `NIHW,...` with a batch of 1) reading a [`QuantDequant`] output and constant int8-grid
+/// weights, and the bias `Add` after it if there is one. Returns the op and the node whose
+/// output it replaces.
+fn int8_form(
+    model: &TypedModel,
+    node: &TypedNode,
+    einsum: &EinSum,
+) -> TractResult<Option<(Int8PointwiseConv, usize)>> {
+    if einsum.q_params.is_some()
+        || einsum.operating_dt != f32::datum_type()
+        || node.inputs.len() != 2
+    {
+        return Ok(None);
+    }
+    // Axis names as tract's Conv declutter gives them: I and O channels, N batch, the rest spatial.
+    let (inputs, outputs) = einsum.axes.to_strs();
+    if inputs[1] != "OI" {
+        return Ok(None);
+    }
+    let (spatial, output_channels_last) =
+        match (outputs[0].strip_prefix('O'), outputs[0].strip_suffix('O')) {
+            (Some(spatial), _) => (spatial, false),
+            (None, Some(spatial)) => (spatial, true),
+            _ => return Ok(None),
+        };
+    let batch_of_one =
+        || -> TractResult<bool> { Ok(model.outlet_fact(node.inputs[0])?.shape[0] == 1.to_dim()) };
+    let (input_channels_last, batch) = if inputs[0] == format!("I{spatial}") {
+        (false, false)
+    } else if inputs[0] == format!("{spatial}I") {
+        (true, false)
+    } else if inputs[0] == format!("NI{spatial}") && batch_of_one()? {
+        (false, true)
+    } else {
+        return Ok(None);
+    };
+    if spatial.contains(['I', 'O', 'N']) {
+        return Ok(None);
+    }
+    let producer = &model.nodes()[node.inputs[0].node];
+    let Some(qd) = producer
+        .op_as::<ElementWiseOp>()
+        .and_then(|op| op.0.downcast_ref::<QuantDequant>())
+    else {
+        return Ok(None);
+    };
+    let Some(kernel) = model.outlet_fact(node.inputs[1])?.konst.clone() else {
+        return Ok(None);
+    };
+    let (out_channels, in_channels) = (kernel.shape()[0], kernel.shape()[1]);
+    // Output rows are split in panels of 8 (threads, the kernel's tile): whole panels only.
+    if kernel.datum_type() != f32::datum_type()
+        || out_channels % 8 != 0
+        || model.outlet_fact(node.inputs[0])?.datum_type != f32::datum_type()
+    {
+        return Ok(None);
+    }
+    let kernel = kernel.try_as_plain_ram()?;
+    let Some((weights, weight_scales)) =
+        int8_grid(kernel.as_slice::<f32>()?, out_channels, in_channels)
+    else {
+        return Ok(None);
+    };
+    let (bias, replaced) = match bias_after(model, node, out_channels, output_channels_last)? {
+        Some((bias, add)) => (bias, add),
+        None => (vec![0.0; out_channels], node.id),
+    };
+    let (activation_scale, lo, hi) = qd.grid();
+    Ok(Some((
+        Int8PointwiseConv {
+            weights: Arc::new(PackedWeights::new(&weights, out_channels, in_channels)),
+            out_channels,
+            in_channels,
+            input_channels_last,
+            batch,
+            output_channels_last,
+            multiplier: activation_scale.recip(),
+            lo,
+            hi,
+            row_scale: weight_scales.iter().map(|s| activation_scale * s).collect(),
+            bias,
+        },
+        replaced,
+    )))
+}
+
+/// The per-channel constant added to `node`'s output, when its only consumer is such an `Add`.
+fn bias_after(
+    model: &TypedModel,
+    node: &TypedNode,
+    channels: usize,
+    channels_last: bool,
+) -> TractResult<Option<(Vec<f32>, usize)>> {
+    let out = OutletId::new(node.id, 0);
+    let Some(add) = model.single_succ(node.id)? else {
+        return Ok(None);
+    };
+    let is_add = add
+        .op_as::<TypedBinOp>()
+        .is_some_and(|op| op.0.name() == "Add");
+    if !is_add || model.outputs.contains(&out) || add.inputs.len() != 2 {
+        return Ok(None);
+    }
+    let other = if add.inputs[0] == out {
+        add.inputs[1]
+    } else {
+        add.inputs[0]
+    };
+    let Some(bias) = model.outlet_fact(other)?.konst.clone() else {
+        return Ok(None);
+    };
+    let rank = model.outlet_fact(out)?.rank();
+    if bias.datum_type() != f32::datum_type()
+        || bias.rank() > rank
+        || model.outlet_fact(OutletId::new(add.id, 0))?.shape != model.outlet_fact(out)?.shape
+    {
+        return Ok(None);
+    }
+    // One value per output channel: broadcast (aligned right), every axis but the channels' is 1.
+    let channel_axis = if channels_last { rank - 1 } else { 0 };
+    let mut shape = vec![1; rank - bias.rank()];
+    shape.extend_from_slice(bias.shape());
+    if shape
+        .iter()
+        .enumerate()
+        .any(|(axis, &d)| d != if axis == channel_axis { channels } else { 1 })
+    {
+        return Ok(None);
+    }
+    Ok(Some((
+        bias.try_as_plain_ram()?.as_slice::<f32>()?.to_vec(),
+        add.id,
+    )))
+}
+
+/// Per row of `w` (`rows x depth`): integers within ±128 and a scale whose products give back
+/// the row (to within f32 rounding), as a symmetric int8 quantizer makes them (usually the
+/// largest magnitude is 127 steps). `None` when any row is not on such a grid.
+fn int8_grid(w: &[f32], rows: usize, depth: usize) -> Option<(Vec<i16>, Vec<f32>)> {
+    let mut ints = Vec::with_capacity(w.len());
+    let mut scales = Vec::with_capacity(rows);
+    for row in w.chunks_exact(depth.max(1)).take(rows) {
+        let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+        if !max.is_finite() {
+            return None;
+        }
+        if max == 0.0 {
+            ints.extend(std::iter::repeat_n(0, row.len()));
+            scales.push(0.0);
+            continue;
+        }
+        // Most rows span the whole range; a row of small weights can span fewer steps (a floor
+        // on the scale), so fewer are tried after.
+        let (scale, q) = [127, 128]
+            .into_iter()
+            .chain((1..127).rev())
+            .find_map(|steps| {
+                let scale = max / steps as f32;
+                let q: Vec<i16> = row.iter().map(|v| (v / scale).round() as i16).collect();
+                // The tolerance is f32 rounding of `q * scale` (a few ulps of the largest value).
+                let on_grid = q
+                    .iter()
+                    .zip(row)
+                    .all(|(&q, &v)| (q as f32 * scale - v).abs() <= max * 1e-6);
+                on_grid.then_some((scale, q))
+            })?;
+        ints.extend(q);
+        scales.push(scale);
+    }
+    Some((ints, scales))
+}
+
+/// Replaces every pointwise convolution [`int8_form`] accepts (decluttered model). Returns how
+/// many.
+pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
+    let mut count = 0;
+    for id in model.eval_order()? {
+        let node = &model.nodes()[id];
+        let Some(einsum) = node.op_as::<EinSum>() else {
+            continue;
+        };
+        let Some((op, replaced)) = int8_form(model, node, einsum)? else {
+            continue;
+        };
+        let mut patch = TypedModelPatch::default();
+        let input = patch.tap_model(model, node.inputs[0])?;
+        let out = patch.wire_node(&node.name, op, &[input])?[0];
+        patch.shunt_outside(model, OutletId::new(replaced, 0), out)?;
+        patch.apply(model)?;
+        count += 1;
+    }
+    if count > 0 {
+        *model = std::mem::take(model).into_compact()?;
+    }
+    Ok(count)
+}
