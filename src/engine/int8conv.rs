@@ -18,7 +18,7 @@ use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 
-use super::int8gemm::{self, Layout, Output, PackedWeights};
+use super::int8gemm::{self, Epilogue, Layout, Output, PackedWeights, Requantize};
 use super::qdq::QuantDequant;
 
 /// A 1x1 convolution (with its bias) on quantized activations, as an int8 product.
@@ -39,6 +39,8 @@ pub struct Int8PointwiseConv {
     /// Per output channel: activation scale x weight scale, and the bias.
     row_scale: Vec<f32>,
     bias: Vec<f32>,
+    /// The quantize -> dequantize that followed in the graph, applied to each output.
+    requantize: Option<Requantize>,
 }
 
 impl Eq for Int8PointwiseConv {}
@@ -75,11 +77,8 @@ impl EvalOp for Int8PointwiseConv {
             self.in_channels
         );
         let cols: usize = spatial.iter().product();
-        let in_layout = if self.input_channels_last {
-            Layout::channels_last(channels)
-        } else {
-            Layout::channels_first(cols)
-        };
+        let in_layout =
+            if self.input_channels_last { Layout::channels_last(channels) } else { Layout::channels_first(cols) };
         let input = input.try_as_plain_ram()?;
         let columns = int8gemm::pack_columns(
             input.as_slice::<f32>()?,
@@ -100,16 +99,9 @@ impl EvalOp for Int8PointwiseConv {
             let values = Output::new(plain.as_slice_mut::<f32>()?, out_layout);
             // Panels of 8 output channels are the unit of work for the threaded build.
             let mut panels: Vec<usize> = (0..k / 8).collect();
+            let epilogue = Epilogue { scale: &self.row_scale, bias: &self.bias, requantize: self.requantize.as_ref() };
             multithread::par_chunks_mut(&mut panels, 1, k * channels * cols, |first, chunk| {
-                int8gemm::gemm(
-                    &self.weights,
-                    &columns,
-                    cols,
-                    &self.row_scale,
-                    &self.bias,
-                    first..first + chunk.len(),
-                    &values,
-                );
+                int8gemm::gemm(&self.weights, &columns, cols, &epilogue, first..first + chunk.len(), &values);
                 Ok(())
             })?;
         }
@@ -119,15 +111,9 @@ impl EvalOp for Int8PointwiseConv {
 
 impl Int8PointwiseConv {
     /// (channels, spatial dims) of an input shape.
-    fn split_input_shape<'s, D: std::fmt::Debug + Clone>(
-        &self,
-        shape: &'s [D],
-    ) -> TractResult<(D, &'s [D])> {
+    fn split_input_shape<'s, D: std::fmt::Debug + Clone>(&self, shape: &'s [D]) -> TractResult<(D, &'s [D])> {
         let rank = shape.len();
-        ensure!(
-            rank > self.batch as usize,
-            "Int8PointwiseConv: input shape {shape:?}"
-        );
+        ensure!(rank > self.batch as usize, "Int8PointwiseConv: input shape {shape:?}");
         Ok(if self.input_channels_last {
             (shape[rank - 1].clone(), &shape[..rank - 1])
         } else {
@@ -168,15 +154,8 @@ impl TypedOp for Int8PointwiseConv {
 /// last on either side, or `NIHW,...` with a batch of 1) reading a [`QuantDequant`] output and constant int8-grid
 /// weights, and the bias `Add` after it if there is one. Returns the op and the node whose
 /// output it replaces.
-fn int8_form(
-    model: &TypedModel,
-    node: &TypedNode,
-    einsum: &EinSum,
-) -> TractResult<Option<(Int8PointwiseConv, usize)>> {
-    if einsum.q_params.is_some()
-        || einsum.operating_dt != f32::datum_type()
-        || node.inputs.len() != 2
-    {
+fn int8_form(model: &TypedModel, node: &TypedNode, einsum: &EinSum) -> TractResult<Option<(Int8PointwiseConv, usize)>> {
+    if einsum.q_params.is_some() || einsum.operating_dt != f32::datum_type() || node.inputs.len() != 2 {
         return Ok(None);
     }
     // Axis names as tract's Conv declutter gives them: I and O channels, N batch, the rest spatial.
@@ -184,14 +163,12 @@ fn int8_form(
     if inputs[1] != "OI" {
         return Ok(None);
     }
-    let (spatial, output_channels_last) =
-        match (outputs[0].strip_prefix('O'), outputs[0].strip_suffix('O')) {
-            (Some(spatial), _) => (spatial, false),
-            (None, Some(spatial)) => (spatial, true),
-            _ => return Ok(None),
-        };
-    let batch_of_one =
-        || -> TractResult<bool> { Ok(model.outlet_fact(node.inputs[0])?.shape[0] == 1.to_dim()) };
+    let (spatial, output_channels_last) = match (outputs[0].strip_prefix('O'), outputs[0].strip_suffix('O')) {
+        (Some(spatial), _) => (spatial, false),
+        (None, Some(spatial)) => (spatial, true),
+        _ => return Ok(None),
+    };
+    let batch_of_one = || -> TractResult<bool> { Ok(model.outlet_fact(node.inputs[0])?.shape[0] == 1.to_dim()) };
     let (input_channels_last, batch) = if inputs[0] == format!("I{spatial}") {
         (false, false)
     } else if inputs[0] == format!("{spatial}I") {
@@ -204,13 +181,17 @@ fn int8_form(
     if spatial.contains(['I', 'O', 'N']) {
         return Ok(None);
     }
+    // The activations are on an int8 grid: they come from a quantize -> dequantize, on its own or
+    // fused into the convolution before.
     let producer = &model.nodes()[node.inputs[0].node];
-    let Some(qd) = producer
-        .op_as::<ElementWiseOp>()
-        .and_then(|op| op.0.downcast_ref::<QuantDequant>())
-    else {
-        return Ok(None);
-    };
+    let input_grid =
+        if let Some(qd) = producer.op_as::<ElementWiseOp>().and_then(|op| op.0.downcast_ref::<QuantDequant>()) {
+            qd.as_requantize()
+        } else if let Some(requantize) = producer.op_as::<Int8PointwiseConv>().and_then(|op| op.requantize.clone()) {
+            requantize
+        } else {
+            return Ok(None);
+        };
     let Some(kernel) = model.outlet_fact(node.inputs[1])?.konst.clone() else {
         return Ok(None);
     };
@@ -223,16 +204,19 @@ fn int8_form(
         return Ok(None);
     }
     let kernel = kernel.try_as_plain_ram()?;
-    let Some((weights, weight_scales)) =
-        int8_grid(kernel.as_slice::<f32>()?, out_channels, in_channels)
-    else {
+    let Some((weights, weight_scales)) = int8_grid(kernel.as_slice::<f32>()?, out_channels, in_channels) else {
         return Ok(None);
     };
     let (bias, replaced) = match bias_after(model, node, out_channels, output_channels_last)? {
         Some((bias, add)) => (bias, add),
         None => (vec![0.0; out_channels], node.id),
     };
-    let (activation_scale, lo, hi) = qd.grid();
+    // The quantize -> dequantize of the output, when it comes next, runs in the same pass.
+    let (requantize, replaced) = match requantize_after(model, replaced)? {
+        Some((requantize, qd)) => (Some(requantize), qd),
+        None => (None, replaced),
+    };
+    let (activation_scale, lo, hi) = input_grid.grid();
     Ok(Some((
         Int8PointwiseConv {
             weights: Arc::new(PackedWeights::new(&weights, out_channels, in_channels)),
@@ -246,9 +230,23 @@ fn int8_form(
             hi,
             row_scale: weight_scales.iter().map(|s| activation_scale * s).collect(),
             bias,
+            requantize,
         },
         replaced,
     )))
+}
+
+/// The [`QuantDequant`] that is the only consumer of node `id`'s output, as the kernel's
+/// epilogue applies it.
+fn requantize_after(model: &TypedModel, id: usize) -> TractResult<Option<(Requantize, usize)>> {
+    let Some(next) = model.single_succ(id)? else { return Ok(None) };
+    let Some(qd) = next.op_as::<ElementWiseOp>().and_then(|op| op.0.downcast_ref::<QuantDequant>()) else {
+        return Ok(None);
+    };
+    if model.outputs.contains(&OutletId::new(id, 0)) {
+        return Ok(None);
+    }
+    Ok(Some((qd.as_requantize(), next.id)))
 }
 
 /// The per-channel constant added to `node`'s output, when its only consumer is such an `Add`.
@@ -262,17 +260,11 @@ fn bias_after(
     let Some(add) = model.single_succ(node.id)? else {
         return Ok(None);
     };
-    let is_add = add
-        .op_as::<TypedBinOp>()
-        .is_some_and(|op| op.0.name() == "Add");
+    let is_add = add.op_as::<TypedBinOp>().is_some_and(|op| op.0.name() == "Add");
     if !is_add || model.outputs.contains(&out) || add.inputs.len() != 2 {
         return Ok(None);
     }
-    let other = if add.inputs[0] == out {
-        add.inputs[1]
-    } else {
-        add.inputs[0]
-    };
+    let other = if add.inputs[0] == out { add.inputs[1] } else { add.inputs[0] };
     let Some(bias) = model.outlet_fact(other)?.konst.clone() else {
         return Ok(None);
     };
@@ -287,17 +279,10 @@ fn bias_after(
     let channel_axis = if channels_last { rank - 1 } else { 0 };
     let mut shape = vec![1; rank - bias.rank()];
     shape.extend_from_slice(bias.shape());
-    if shape
-        .iter()
-        .enumerate()
-        .any(|(axis, &d)| d != if axis == channel_axis { channels } else { 1 })
-    {
+    if shape.iter().enumerate().any(|(axis, &d)| d != if axis == channel_axis { channels } else { 1 }) {
         return Ok(None);
     }
-    Ok(Some((
-        bias.try_as_plain_ram()?.as_slice::<f32>()?.to_vec(),
-        add.id,
-    )))
+    Ok(Some((bias.try_as_plain_ram()?.as_slice::<f32>()?.to_vec(), add.id)))
 }
 
 /// Per row of `w` (`rows x depth`): integers within ±128 and a scale whose products give back
@@ -318,19 +303,13 @@ fn int8_grid(w: &[f32], rows: usize, depth: usize) -> Option<(Vec<i16>, Vec<f32>
         }
         // Most rows span the whole range; a row of small weights can span fewer steps (a floor
         // on the scale), so fewer are tried after.
-        let (scale, q) = [127, 128]
-            .into_iter()
-            .chain((1..127).rev())
-            .find_map(|steps| {
-                let scale = max / steps as f32;
-                let q: Vec<i16> = row.iter().map(|v| (v / scale).round() as i16).collect();
-                // The tolerance is f32 rounding of `q * scale` (a few ulps of the largest value).
-                let on_grid = q
-                    .iter()
-                    .zip(row)
-                    .all(|(&q, &v)| (q as f32 * scale - v).abs() <= max * 1e-6);
-                on_grid.then_some((scale, q))
-            })?;
+        let (scale, q) = [127, 128].into_iter().chain((1..127).rev()).find_map(|steps| {
+            let scale = max / steps as f32;
+            let q: Vec<i16> = row.iter().map(|v| (v / scale).round() as i16).collect();
+            // The tolerance is f32 rounding of `q * scale` (a few ulps of the largest value).
+            let on_grid = q.iter().zip(row).all(|(&q, &v)| (q as f32 * scale - v).abs() <= max * 1e-6);
+            on_grid.then_some((scale, q))
+        })?;
         ints.extend(q);
         scales.push(scale);
     }

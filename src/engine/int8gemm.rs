@@ -52,17 +52,11 @@ pub(crate) struct Layout {
 
 impl Layout {
     pub(crate) fn channels_first(columns: usize) -> Self {
-        Layout {
-            channel_stride: columns,
-            column_stride: 1,
-        }
+        Layout { channel_stride: columns, column_stride: 1 }
     }
 
     pub(crate) fn channels_last(channels: usize) -> Self {
-        Layout {
-            channel_stride: 1,
-            column_stride: channels,
-        }
+        Layout { channel_stride: 1, column_stride: channels }
     }
 }
 
@@ -78,86 +72,145 @@ pub(crate) fn pack_columns(
     hi: f32,
 ) -> Vec<i16> {
     assert!(
-        depth == 0
-            || cols == 0
-            || (depth - 1) * layout.channel_stride + (cols - 1) * layout.column_stride < x.len()
+        depth == 0 || cols == 0 || (depth - 1) * layout.channel_stride + (cols - 1) * layout.column_stride < x.len()
     );
     let pairs = depth.div_ceil(2);
     let mut packed = vec![0i16; panels(cols) * pairs * TILE * 2];
-    for pair in 0..pairs {
-        let channels = 2 * pair..(2 * pair + 2).min(depth);
-        // Both channels of a channels-first pair: whole panels with SIMD, the rest below.
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        let done = if layout.column_stride == 1 && channels.len() == 2 {
-            let row = |c: usize| &x[c * layout.channel_stride..][..cols];
-            pack_pair_simd128(
-                row(2 * pair),
-                row(2 * pair + 1),
-                &mut packed,
-                pairs,
-                pair,
-                multiplier,
-                lo,
-                hi,
-            )
-        } else {
-            0
-        };
-        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-        let done = 0;
-        for (half, c) in channels.enumerate() {
-            for p in done..cols {
-                let v = x[c * layout.channel_stride + p * layout.column_stride];
-                // `as` saturates and maps NaN to 0; the clamp keeps values where the weights expect.
-                let q = (v * multiplier).round_ties_even().clamp(lo, hi) as i16;
-                packed[((p / TILE * pairs + pair) * TILE + p % TILE) * 2 + half] = q;
-            }
+    let grid = Grid { multiplier, lo, hi };
+    // SIMD packs a block of whole panels and channel pairs (or blocks of 8 channels); the scalar
+    // loop packs what is left.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let (channels_done, cols_done) = simd::pack(x, depth, cols, layout, &grid, &mut packed);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let (channels_done, cols_done) = (0, 0);
+    for c in 0..depth {
+        let (pair, half) = (c / 2, c % 2);
+        let first = if c < channels_done { cols_done } else { 0 };
+        for p in first..cols {
+            let q = grid.quantize(x[c * layout.channel_stride + p * layout.column_stride]);
+            packed[((p / TILE * pairs + pair) * TILE + p % TILE) * 2 + half] = q;
         }
     }
     packed
 }
 
-/// [`pack_columns`] for one channel pair, eight columns at a time. Returns how many columns it
-/// packed (whole panels; the rest is left to the scalar loop).
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-#[allow(clippy::too_many_arguments)]
-fn pack_pair_simd128(
-    even: &[f32],
-    odd: &[f32],
-    packed: &mut [i16],
-    pairs: usize,
-    pair: usize,
+/// Rounds `|y| <= 2^22` to the nearest integer, ties to even, with two adds (the default float
+/// rounding does it). `f32::round_ties_even` is a libm call on x86-64 without SSE4.1.
+fn round_half_even(y: f32) -> f32 {
+    const SHIFT: f32 = 12_582_912.0; // 1.5 * 2^23
+    (y + SHIFT) - SHIFT
+}
+
+/// The activations' integer grid: `round_half_even(x * multiplier)` clamped to `[lo, hi]`.
+struct Grid {
     multiplier: f32,
     lo: f32,
     hi: f32,
-) -> usize {
+}
+
+impl Grid {
+    fn quantize(&self, v: f32) -> i16 {
+        let y = v * self.multiplier;
+        // NaN -> 0; clamping first changes nothing (beyond the range by 1 saturates anyway) and
+        // keeps `round_half_even` exact.
+        let y = if y.is_nan() { 0.0 } else { y.clamp(self.lo - 1.0, self.hi + 1.0) };
+        round_half_even(y).clamp(self.lo, self.hi) as i16
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use super::{Grid, Layout, TILE};
     use core::arch::wasm32::*;
-    let (m, lo, hi) = (f32x4_splat(multiplier), f32x4_splat(lo), f32x4_splat(hi));
-    // Round half to even, clamp (NaN lanes become 0 through the self-comparison), to i32.
-    let q = |v: v128| {
-        let y = f32x4_mul(v, m);
-        let y = v128_and(y, f32x4_eq(y, y));
-        i32x4_trunc_sat_f32x4(f32x4_min(f32x4_max(f32x4_nearest(y), lo), hi))
-    };
-    let full = even.len().min(odd.len()) / TILE;
-    for panel in 0..full {
-        // SAFETY: columns panel*8..panel*8+8 exist in both rows; the destination is the panel's
-        // pair slot (16 i16), inside `packed`; wasm loads and stores need no alignment.
-        unsafe {
-            let load = |row: &[f32], k: usize| {
-                v128_load(row.as_ptr().add(panel * TILE + 4 * k) as *const v128)
-            };
-            let e = i16x8_narrow_i32x4(q(load(even, 0)), q(load(even, 1)));
-            let o = i16x8_narrow_i32x4(q(load(odd, 0)), q(load(odd, 1)));
-            let dst = packed.as_mut_ptr().add((panel * pairs + pair) * TILE * 2) as *mut v128;
-            v128_store(dst, i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(e, o));
-            v128_store(
-                dst.add(1),
-                i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(e, o),
-            );
+
+    impl Grid {
+        /// [`Grid::quantize`] on four lanes (NaN lanes become 0 through the self-comparison), as i32.
+        #[inline(always)]
+        fn quantize4(&self, v: v128) -> v128 {
+            let y = f32x4_mul(v, f32x4_splat(self.multiplier));
+            let y = v128_and(y, f32x4_eq(y, y));
+            let y = f32x4_min(f32x4_max(f32x4_nearest(y), f32x4_splat(self.lo)), f32x4_splat(self.hi));
+            i32x4_trunc_sat_f32x4(y)
         }
     }
-    full * TILE
+
+    /// Rows `a b c d` of a 4x4 matrix of 32-bit lanes in, its columns out.
+    #[inline(always)]
+    pub(super) fn transpose4(a: v128, b: v128, c: v128, d: v128) -> [v128; 4] {
+        let ab_lo = i32x4_shuffle::<0, 4, 1, 5>(a, b);
+        let ab_hi = i32x4_shuffle::<2, 6, 3, 7>(a, b);
+        let cd_lo = i32x4_shuffle::<0, 4, 1, 5>(c, d);
+        let cd_hi = i32x4_shuffle::<2, 6, 3, 7>(c, d);
+        [
+            i32x4_shuffle::<0, 1, 4, 5>(ab_lo, cd_lo),
+            i32x4_shuffle::<2, 3, 6, 7>(ab_lo, cd_lo),
+            i32x4_shuffle::<0, 1, 4, 5>(ab_hi, cd_hi),
+            i32x4_shuffle::<2, 3, 6, 7>(ab_hi, cd_hi),
+        ]
+    }
+
+    /// Packs whole column panels for the channels it can take in blocks (pairs when channels
+    /// come first, 8 channels when they come last). Returns (channels, columns) packed.
+    pub(super) fn pack(
+        x: &[f32],
+        depth: usize,
+        cols: usize,
+        layout: Layout,
+        grid: &Grid,
+        packed: &mut [i16],
+    ) -> (usize, usize) {
+        let pairs = depth.div_ceil(2);
+        let full = cols / TILE;
+        let load = |c: usize, p: usize| {
+            let at = c * layout.channel_stride + p * layout.column_stride;
+            assert!(at + 4 <= x.len());
+            // SAFETY: in bounds (asserted); wasm loads need no alignment.
+            unsafe { v128_load(x.as_ptr().add(at) as *const v128) }
+        };
+        let mut store = |pair: usize, panel: usize, half: usize, v: v128| {
+            let at = ((panel * pairs + pair) * TILE + 4 * half) * 2;
+            assert!(at + 8 <= packed.len());
+            // SAFETY: in bounds (asserted); wasm stores need no alignment.
+            unsafe { v128_store(packed.as_mut_ptr().add(at) as *mut v128, v) }
+        };
+        if layout.column_stride == 1 {
+            // Channels first: two rows of 8 columns become 8 (even, odd) pairs.
+            let channels = depth / 2 * 2;
+            for pair in 0..channels / 2 {
+                for panel in 0..full {
+                    let row = |c: usize| {
+                        let (lo, hi) = (load(c, panel * TILE), load(c, panel * TILE + 4));
+                        i16x8_narrow_i32x4(grid.quantize4(lo), grid.quantize4(hi))
+                    };
+                    let (even, odd) = (row(2 * pair), row(2 * pair + 1));
+                    store(pair, panel, 0, i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(even, odd));
+                    store(pair, panel, 1, i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(even, odd));
+                }
+            }
+            (channels, full * TILE)
+        } else if layout.channel_stride == 1 {
+            // Channels last: 8 channels of a column are 4 pairs, one i32 lane each; four columns
+            // transposed give each pair's 4 columns.
+            let channels = depth / TILE * TILE;
+            for block in (0..channels).step_by(TILE) {
+                for panel in 0..full {
+                    for half in 0..2 {
+                        let column = |t: usize| {
+                            let p = panel * TILE + 4 * half + t;
+                            i16x8_narrow_i32x4(grid.quantize4(load(block, p)), grid.quantize4(load(block + 4, p)))
+                        };
+                        let by_pair = transpose4(column(0), column(1), column(2), column(3));
+                        for (j, v) in by_pair.into_iter().enumerate() {
+                            store(block / 2 + j, panel, half, v);
+                        }
+                    }
+                }
+            }
+            (channels, full * TILE)
+        } else {
+            (0, 0)
+        }
+    }
 }
 
 /// The output tensor, written tile by tile, possibly from several threads at once (each writes
@@ -175,31 +228,25 @@ unsafe impl Sync for Output<'_> {}
 
 impl<'a> Output<'a> {
     pub(crate) fn new(values: &'a mut [f32], layout: Layout) -> Self {
-        Output {
-            values: values.as_mut_ptr(),
-            len: values.len(),
-            layout,
-            _borrow: std::marker::PhantomData,
-        }
+        Output { values: values.as_mut_ptr(), len: values.len(), layout, _borrow: std::marker::PhantomData }
     }
 }
 
-/// `out[k][p] = (sum_c w[k][c] * x[c][p]) as f32 * row_scale[k] + bias[k]` for the rows of the
-/// panels `row_panels` (8 rows each). Every row of these panels must exist in `out`, `row_scale`
-/// and `bias`. Callers on different threads must pass disjoint panels.
+/// `out[k][p] = epilogue(sum_c w[k][c] * x[c][p])` for the rows of the panels `row_panels` (8
+/// rows each). Every row of these panels must exist in `out` and `epilogue`. Callers on different
+/// threads must pass disjoint panels.
 pub(crate) fn gemm(
     w: &PackedWeights,
     x: &[i16],
     cols: usize,
-    row_scale: &[f32],
-    bias: &[f32],
+    epilogue: &Epilogue,
     row_panels: std::ops::Range<usize>,
     out: &Output,
 ) {
     let panel_len = w.pairs * TILE * 2;
     assert_eq!(x.len(), panels(cols) * panel_len);
     let end_row = row_panels.end * TILE;
-    assert!(end_row <= w.rows && end_row <= row_scale.len() && end_row <= bias.len());
+    assert!(end_row <= w.rows && end_row <= epilogue.scale.len() && end_row <= epilogue.bias.len());
     let layout = out.layout;
     assert!(
         cols == 0
@@ -210,68 +257,75 @@ pub(crate) fn gemm(
         let a = &w.data[panel * panel_len..][..panel_len];
         let rows = panel * TILE..panel * TILE + TILE;
         let epilogue = Epilogue {
-            scale: &row_scale[rows.clone()],
-            bias: &bias[rows],
+            scale: &epilogue.scale[rows.clone()],
+            bias: &epilogue.bias[rows],
+            requantize: epilogue.requantize,
         };
         for (col_panel, b) in x.chunks_exact(panel_len).enumerate() {
             let first_col = col_panel * TILE;
             // SAFETY: the tile's rows and columns are within `out` (asserted above).
-            let origin = unsafe {
-                out.values
-                    .add(panel * TILE * layout.channel_stride + first_col * layout.column_stride)
-            };
-            tile_8x8(
-                w.pairs,
-                a,
-                b,
-                &epilogue,
-                origin,
-                layout,
-                TILE.min(cols - first_col),
-            );
+            let origin =
+                unsafe { out.values.add(panel * TILE * layout.channel_stride + first_col * layout.column_stride) };
+            tile_8x8(w.pairs, a, b, &epilogue, origin, layout, TILE.min(cols - first_col));
         }
     }
 }
 
-/// What turns a tile's i32 sums into outputs: `sum as f32 * scale[row] + bias[row]`.
-struct Epilogue<'a> {
-    scale: &'a [f32],
-    bias: &'a [f32],
+/// What turns the i32 sums of a row into outputs: `sum as f32 * scale[row] + bias[row]`, then
+/// the quantize -> dequantize that follows in the graph, if any.
+pub(crate) struct Epilogue<'a> {
+    pub scale: &'a [f32],
+    pub bias: &'a [f32],
+    pub requantize: Option<&'a Requantize>,
+}
+
+/// `dequantize(quantize(y))`, the same numbers as `qdq::QuantDequant`:
+/// `(clamp(round_half_even(y * multiplier) + zero_point, lo, hi) - zero_point) * scale`, NaN -> 0.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Requantize {
+    pub multiplier: f32,
+    pub zero_point: f32,
+    pub lo: f32,
+    pub hi: f32,
+    pub scale: f32,
+}
+
+impl Requantize {
+    /// The grid its outputs lie on: `integer * scale`, the integer within the returned range
+    /// (zero point removed).
+    pub(crate) fn grid(&self) -> (f32, f32, f32) {
+        (self.scale, self.lo - self.zero_point, self.hi - self.zero_point)
+    }
+
+    #[cfg_attr(all(target_arch = "wasm32", target_feature = "simd128", not(test)), allow(dead_code))]
+    pub(crate) fn apply(&self, y: f32) -> f32 {
+        let y = y * self.multiplier;
+        // As in `Grid::quantize`: clamped near the range first, so rounding stays exact.
+        let (below, above) = (self.lo - self.zero_point - 1.0, self.hi - self.zero_point + 1.0);
+        let y = if y.is_nan() { 0.0 } else { y.clamp(below, above) };
+        let q = (round_half_even(y) + self.zero_point).clamp(self.lo, self.hi);
+        (q - self.zero_point) * self.scale
+    }
 }
 
 /// One 8x8 tile: `a` and `b` are one panel each, `pairs` channel pairs long; result `[r][c]`
 /// (c < width) goes to `origin + r * channel_stride + c * column_stride`, checked by the caller.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-fn tile_8x8(
-    pairs: usize,
-    a: &[i16],
-    b: &[i16],
-    epilogue: &Epilogue,
-    origin: *mut f32,
-    layout: Layout,
-    width: usize,
-) {
+fn tile_8x8(pairs: usize, a: &[i16], b: &[i16], epilogue: &Epilogue, origin: *mut f32, layout: Layout, width: usize) {
     use core::arch::wasm32::*;
     assert!(a.len() >= pairs * 16 && b.len() >= pairs * 16);
     let (a, b) = (a.as_ptr() as *const v128, b.as_ptr() as *const v128);
     // Written out row by row, not as arrays and loops: the crate is built for size (opt-level
     // "s"), which keeps loops rolled and would leave the accumulators in memory.
     let z = i32x4_splat(0);
-    let (mut r0l, mut r0h, mut r1l, mut r1h, mut r2l, mut r2h, mut r3l, mut r3h) =
-        (z, z, z, z, z, z, z, z);
-    let (mut r4l, mut r4h, mut r5l, mut r5h, mut r6l, mut r6h, mut r7l, mut r7h) =
-        (z, z, z, z, z, z, z, z);
+    let (mut r0l, mut r0h, mut r1l, mut r1h, mut r2l, mut r2h, mut r3l, mut r3h) = (z, z, z, z, z, z, z, z);
+    let (mut r4l, mut r4h, mut r5l, mut r5h, mut r6l, mut r6h, mut r7l, mut r7h) = (z, z, z, z, z, z, z, z);
     for i in 0..pairs {
         // SAFETY: both panels hold `pairs` steps of two v128 (asserted above); wasm loads need no
         // alignment.
         let (alo, ahi, blo, bhi) = unsafe {
-            (
-                v128_load(a.add(2 * i)),
-                v128_load(a.add(2 * i + 1)),
-                v128_load(b.add(2 * i)),
-                v128_load(b.add(2 * i + 1)),
-            )
+            (v128_load(a.add(2 * i)), v128_load(a.add(2 * i + 1)), v128_load(b.add(2 * i)), v128_load(b.add(2 * i + 1)))
         };
         // Row r's channel pair, as one i32 lane, broadcast to all four lanes, times 4 + 4 columns.
         macro_rules! row {
@@ -290,29 +344,62 @@ fn tile_8x8(
         row!(r6l, r6h, ahi, 2);
         row!(r7l, r7h, ahi, 3);
     }
-    let acc = [
-        r0l, r0h, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, r6l, r6h, r7l, r7h,
-    ];
+    let acc = [r0l, r0h, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, r6l, r6h, r7l, r7h];
+    // Scaled and biased: out[2r] is row r, columns 0-3; out[2r + 1] columns 4-7.
+    let mut out = [f32x4_splat(0.0); 16];
     for r in 0..TILE {
-        let (scale, bias) = (
-            f32x4_splat(epilogue.scale[r]),
-            f32x4_splat(epilogue.bias[r]),
-        );
-        let lo = f32x4_add(f32x4_mul(f32x4_convert_i32x4(acc[2 * r]), scale), bias);
-        let hi = f32x4_add(f32x4_mul(f32x4_convert_i32x4(acc[2 * r + 1]), scale), bias);
-        // SAFETY: the caller checked every [r][c < width] position; stores need no alignment.
-        unsafe {
-            let row = origin.add(r * layout.channel_stride);
-            if width == TILE && layout.column_stride == 1 {
-                v128_store(row as *mut v128, lo);
-                v128_store(row.add(4) as *mut v128, hi);
-            } else {
-                let mut values = [0f32; TILE];
-                v128_store(values.as_mut_ptr() as *mut v128, lo);
-                v128_store(values.as_mut_ptr().add(4) as *mut v128, hi);
-                for (c, &v) in values.iter().enumerate().take(width) {
-                    *row.add(c * layout.column_stride) = v;
+        let (scale, bias) = (f32x4_splat(epilogue.scale[r]), f32x4_splat(epilogue.bias[r]));
+        out[2 * r] = f32x4_add(f32x4_mul(f32x4_convert_i32x4(acc[2 * r]), scale), bias);
+        out[2 * r + 1] = f32x4_add(f32x4_mul(f32x4_convert_i32x4(acc[2 * r + 1]), scale), bias);
+    }
+    if let Some(rq) = epilogue.requantize {
+        let (m, zp, s) = (f32x4_splat(rq.multiplier), f32x4_splat(rq.zero_point), f32x4_splat(rq.scale));
+        let (lo, hi) = (f32x4_splat(rq.lo), f32x4_splat(rq.hi));
+        for v in out.iter_mut() {
+            let y = f32x4_mul(*v, m);
+            let y = v128_and(y, f32x4_eq(y, y));
+            let q = f32x4_min(f32x4_max(f32x4_add(f32x4_nearest(y), zp), lo), hi);
+            *v = f32x4_mul(f32x4_sub(q, zp), s);
+        }
+    }
+    // SAFETY (all stores): the caller checked every [r][c < width] position; wasm stores need no
+    // alignment.
+    if layout.column_stride == 1 {
+        for r in 0..TILE {
+            let row = unsafe { origin.add(r * layout.channel_stride) };
+            if width == TILE {
+                unsafe {
+                    v128_store(row as *mut v128, out[2 * r]);
+                    v128_store(row.add(4) as *mut v128, out[2 * r + 1]);
                 }
+            } else {
+                let values: [f32; TILE] =
+                    unsafe { std::mem::transmute::<[v128; 2], [f32; TILE]>([out[2 * r], out[2 * r + 1]]) };
+                for (c, &v) in values.iter().enumerate().take(width) {
+                    unsafe { *row.add(c) = v };
+                }
+            }
+        }
+    } else if layout.channel_stride == 1 {
+        // Channels last: a column's 8 channels are contiguous; transpose 4x4 blocks to store them.
+        for rows in 0..2 {
+            for cols in 0..2 {
+                let block = |r: usize| out[2 * (4 * rows + r) + cols];
+                let columns = simd::transpose4(block(0), block(1), block(2), block(3));
+                for (t, v) in columns.into_iter().enumerate() {
+                    let c = 4 * cols + t;
+                    if c < width {
+                        unsafe { v128_store(origin.add(c * layout.column_stride + 4 * rows) as *mut v128, v) };
+                    }
+                }
+            }
+        }
+    } else {
+        for r in 0..TILE {
+            let values: [f32; TILE] =
+                unsafe { std::mem::transmute::<[v128; 2], [f32; TILE]>([out[2 * r], out[2 * r + 1]]) };
+            for (c, &v) in values.iter().enumerate().take(width) {
+                unsafe { *origin.add(r * layout.channel_stride + c * layout.column_stride) = v };
             }
         }
     }
@@ -320,21 +407,61 @@ fn tile_8x8(
 
 /// The same tile in portable code (native builds: the CLI and tests).
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-fn tile_8x8(
-    pairs: usize,
-    a: &[i16],
-    b: &[i16],
-    epilogue: &Epilogue,
-    origin: *mut f32,
-    layout: Layout,
-    width: usize,
-) {
+fn tile_8x8(pairs: usize, a: &[i16], b: &[i16], epilogue: &Epilogue, origin: *mut f32, layout: Layout, width: usize) {
+    let tile = sums_8x8(pairs, a, b);
+    for (r, sums) in tile.iter().enumerate() {
+        for (c, &sum) in sums.iter().enumerate().take(width) {
+            let value = sum as f32 * epilogue.scale[r] + epilogue.bias[r];
+            let value = epilogue.requantize.map_or(value, |rq| rq.apply(value));
+            // SAFETY: the caller checked every [r][c < width] position.
+            unsafe { *origin.add(r * layout.channel_stride + c * layout.column_stride) = value };
+        }
+    }
+}
+
+/// A tile's i32 sums on x86-64: SSE2 (every x86-64 CPU) has `pmaddwd`, the same pairwise
+/// multiply-add as wasm's `i32x4.dot_i16x8_s`, so native runs (CLI, tests) stay fast.
+#[cfg(target_arch = "x86_64")]
+fn sums_8x8(pairs: usize, a: &[i16], b: &[i16]) -> [[i32; TILE]; TILE] {
+    use core::arch::x86_64::*;
+    assert!(a.len() >= pairs * 16 && b.len() >= pairs * 16);
     let mut tile = [[0i32; TILE]; TILE];
-    for (a, b) in a
-        .chunks_exact(TILE * 2)
-        .zip(b.chunks_exact(TILE * 2))
-        .take(pairs)
-    {
+    // SAFETY: SSE2 is part of x86-64; both panels hold `pairs` steps of two 128-bit vectors
+    // (asserted above), read unaligned; the stores write the 8 x 8 i32 of `tile`.
+    unsafe {
+        let (a, b) = (a.as_ptr() as *const __m128i, b.as_ptr() as *const __m128i);
+        let mut acc = [_mm_setzero_si128(); 16];
+        for i in 0..pairs {
+            let (alo, ahi) = (_mm_loadu_si128(a.add(2 * i)), _mm_loadu_si128(a.add(2 * i + 1)));
+            let (blo, bhi) = (_mm_loadu_si128(b.add(2 * i)), _mm_loadu_si128(b.add(2 * i + 1)));
+            let rows = [
+                _mm_shuffle_epi32::<0x00>(alo),
+                _mm_shuffle_epi32::<0x55>(alo),
+                _mm_shuffle_epi32::<0xAA>(alo),
+                _mm_shuffle_epi32::<0xFF>(alo),
+                _mm_shuffle_epi32::<0x00>(ahi),
+                _mm_shuffle_epi32::<0x55>(ahi),
+                _mm_shuffle_epi32::<0xAA>(ahi),
+                _mm_shuffle_epi32::<0xFF>(ahi),
+            ];
+            for r in 0..TILE {
+                acc[2 * r] = _mm_add_epi32(acc[2 * r], _mm_madd_epi16(rows[r], blo));
+                acc[2 * r + 1] = _mm_add_epi32(acc[2 * r + 1], _mm_madd_epi16(rows[r], bhi));
+            }
+        }
+        for (r, row) in tile.iter_mut().enumerate() {
+            _mm_storeu_si128(row.as_mut_ptr() as *mut __m128i, acc[2 * r]);
+            _mm_storeu_si128(row.as_mut_ptr().add(4) as *mut __m128i, acc[2 * r + 1]);
+        }
+    }
+    tile
+}
+
+/// A tile's i32 sums, in plain Rust (other native targets).
+#[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
+fn sums_8x8(pairs: usize, a: &[i16], b: &[i16]) -> [[i32; TILE]; TILE] {
+    let mut tile = [[0i32; TILE]; TILE];
+    for (a, b) in a.chunks_exact(TILE * 2).zip(b.chunks_exact(TILE * 2)).take(pairs) {
         for (r, row) in tile.iter_mut().enumerate() {
             let (w0, w1) = (a[2 * r] as i32, a[2 * r + 1] as i32);
             for (c, acc) in row.iter_mut().enumerate() {
@@ -342,13 +469,7 @@ fn tile_8x8(
             }
         }
     }
-    for (r, sums) in tile.iter().enumerate() {
-        for (c, &sum) in sums.iter().enumerate().take(width) {
-            let value = sum as f32 * epilogue.scale[r] + epilogue.bias[r];
-            // SAFETY: the caller checked every [r][c < width] position.
-            unsafe { *origin.add(r * layout.channel_stride + c * layout.column_stride) = value };
-        }
-    }
+    tile
 }
 
 #[cfg(test)]
@@ -364,75 +485,46 @@ mod tests {
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn matches_plain_loops() {
-        for (rows, depth, cols) in [
-            (8usize, 2usize, 8usize),
-            (16, 7, 21),
-            (16, 33, 3),
-            (8, 1, 1),
-            (24, 320, 49),
-        ] {
-            let w: Vec<i16> = (0..rows * depth)
-                .map(|i| ((i * 73 + 11) % 257) as i16 - 128)
-                .collect();
+        // Output requantized (u8, zero point 113) or not.
+        let u8_grid = Requantize { multiplier: 1.0 / 0.05, zero_point: 113.0, lo: 0.0, hi: 255.0, scale: 0.05 };
+        for (rows, depth, cols) in [(8usize, 2usize, 8usize), (16, 7, 21), (16, 33, 3), (8, 1, 1), (24, 320, 49)] {
+            let w: Vec<i16> = (0..rows * depth).map(|i| ((i * 73 + 11) % 257) as i16 - 128).collect();
             // Activations as a QDQ graph carries them: integers times a scale.
-            let xq: Vec<i16> = (0..depth * cols)
-                .map(|i| ((i * 151 + 5) % 511) as i16 - 255)
-                .collect();
+            let xq: Vec<i16> = (0..depth * cols).map(|i| ((i * 151 + 5) % 511) as i16 - 255).collect();
             let scale = 0.0235f32;
             let row_scale: Vec<f32> = (0..rows).map(|r| 0.001 * (r + 1) as f32).collect();
             let bias: Vec<f32> = (0..rows).map(|r| r as f32 - 3.0).collect();
             let packed = PackedWeights::new(&w, rows, depth);
-            for (input, output) in [(true, true), (true, false), (false, true), (false, false)] {
-                let in_layout = if input {
-                    Layout::channels_first(cols)
-                } else {
-                    Layout::channels_last(depth)
-                };
-                let out_layout = if output {
-                    Layout::channels_first(cols)
-                } else {
-                    Layout::channels_last(rows)
-                };
+            for (input, output, requantize) in [
+                (true, true, None),
+                (true, false, None),
+                (false, true, Some(&u8_grid)),
+                (false, false, Some(&u8_grid)),
+                (true, false, Some(&u8_grid)),
+            ] {
+                let in_layout = if input { Layout::channels_first(cols) } else { Layout::channels_last(depth) };
+                let out_layout = if output { Layout::channels_first(cols) } else { Layout::channels_last(rows) };
                 let mut x = vec![0f32; depth * cols];
                 for c in 0..depth {
                     for p in 0..cols {
-                        x[c * in_layout.channel_stride + p * in_layout.column_stride] =
-                            xq[c * cols + p] as f32 * scale;
+                        x[c * in_layout.channel_stride + p * in_layout.column_stride] = xq[c * cols + p] as f32 * scale;
                     }
                 }
                 let columns = pack_columns(&x, depth, cols, in_layout, 1.0 / scale, -255.0, 255.0);
                 let mut out = vec![f32::NAN; rows * cols];
                 let panels = rows / 8;
                 // In two calls, as two threads would split it.
-                gemm(
-                    &packed,
-                    &columns,
-                    cols,
-                    &row_scale,
-                    &bias,
-                    0..panels / 2,
-                    &Output::new(&mut out, out_layout),
-                );
-                gemm(
-                    &packed,
-                    &columns,
-                    cols,
-                    &row_scale,
-                    &bias,
-                    panels / 2..panels,
-                    &Output::new(&mut out, out_layout),
-                );
+                for part in [0..panels / 2, panels / 2..panels] {
+                    let epilogue = Epilogue { scale: &row_scale, bias: &bias, requantize };
+                    gemm(&packed, &columns, cols, &epilogue, part, &Output::new(&mut out, out_layout));
+                }
                 for k in 0..rows {
                     for p in 0..cols {
-                        let sum: i32 = (0..depth)
-                            .map(|c| w[k * depth + c] as i32 * xq[c * cols + p] as i32)
-                            .sum();
+                        let sum: i32 = (0..depth).map(|c| w[k * depth + c] as i32 * xq[c * cols + p] as i32).sum();
                         let expected = sum as f32 * row_scale[k] + bias[k];
+                        let expected = requantize.map_or(expected, |rq| rq.apply(expected));
                         let got = out[k * out_layout.channel_stride + p * out_layout.column_stride];
-                        assert_eq!(
-                            got, expected,
-                            "{rows}x{depth}x{cols} {in_layout:?} {out_layout:?} at [{k}][{p}]"
-                        );
+                        assert_eq!(got, expected, "{rows}x{depth}x{cols} {in_layout:?} {out_layout:?} at [{k}][{p}]");
                     }
                 }
             }
@@ -466,11 +558,7 @@ mod tests {
         let packed = pack_columns(&x, 2, 9, Layout::channels_first(9), 2.0, -128.0, 127.0);
         let want = [1i16, -1, 127, -128, 0, 0, 2, -2, 2];
         // Channel 0 of column p is at ((p / 8) * 1 pair * 8 + p % 8) * 2, channel 1 right after.
-        let channel = |half: usize| {
-            (0..9)
-                .map(|p| packed[((p / 8) * 8 + p % 8) * 2 + half])
-                .collect::<Vec<_>>()
-        };
+        let channel = |half: usize| (0..9).map(|p| packed[((p / 8) * 8 + p % 8) * 2 + half]).collect::<Vec<_>>();
         assert_eq!(channel(0), want);
         assert_eq!(channel(1), want);
     }

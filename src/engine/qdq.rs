@@ -6,6 +6,8 @@
 //! computes the same numbers in place, four lanes at a time in wasm.
 
 use tract_onnx::prelude::*;
+
+use super::int8gemm::Requantize;
 use tract_onnx::tract_core::internal::multithread;
 use tract_onnx::tract_core::ops::element_wise::{ElementWiseMiniOp, ElementWiseOp};
 use tract_onnx::tract_core::ops::quant::{DequantizeLinearF32, QuantizeLinearI8, QuantizeLinearU8};
@@ -29,10 +31,9 @@ pub struct QuantDequant {
 impl Eq for QuantDequant {}
 
 impl QuantDequant {
-    /// The grid its outputs lie on: `integer * scale`, the integer within the returned range
-    /// (zero point removed).
-    pub(crate) fn grid(&self) -> (f32, f32, f32) {
-        (self.scale, self.lo - self.zero_point, self.hi - self.zero_point)
+    /// The same numbers as an epilogue of the int8 matrix product.
+    pub(crate) fn as_requantize(&self) -> Requantize {
+        Requantize { multiplier: self.multiplier, zero_point: self.zero_point, lo: self.lo, hi: self.hi, scale: self.scale }
     }
 
     fn apply(&self, values: &mut [f32]) {
@@ -180,5 +181,20 @@ mod tests {
         let mut got = values.clone();
         QuantDequant { multiplier, zero_point: zero_point as f32, lo: 0.0, hi: 255.0, scale }.apply(&mut got);
         assert_eq!(expected, got);
+    }
+
+    /// The int8 product's fused epilogue computes the same numbers (natively its scalar form;
+    /// the SIMD form is checked against that in `int8gemm`).
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn requantize_matches() {
+        let op = QuantDequant { multiplier: 1.0 / 0.0235, zero_point: 113.0, lo: 0.0, hi: 255.0, scale: 0.0235 };
+        let values: Vec<f32> =
+            (-40000..40000).map(|i| i as f32 * 0.000_117_5).chain([f32::NAN, 1e6, -1e6, f32::INFINITY, 0.5]).collect();
+        let mut fused = values.clone();
+        op.apply(&mut fused);
+        let requantize = op.as_requantize();
+        let epilogue: Vec<f32> = values.iter().map(|&v| requantize.apply(v)).collect();
+        assert_eq!(fused, epilogue);
     }
 }
