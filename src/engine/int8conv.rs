@@ -302,14 +302,11 @@ fn int8_grid(w: &[f32], rows: usize, depth: usize) -> Option<(Vec<i16>, Vec<f32>
             continue;
         }
         // Most rows span the whole range; a row of small weights can span fewer steps (a floor
-        // on the scale), so fewer are tried after.
-        let (scale, q) = [127, 128].into_iter().chain((1..127).rev()).find_map(|steps| {
-            let scale = max / steps as f32;
-            let q: Vec<i16> = row.iter().map(|v| (v / scale).round() as i16).collect();
-            // The tolerance is f32 rounding of `q * scale` (a few ulps of the largest value).
-            let on_grid = q.iter().zip(row).all(|(&q, &v)| (q as f32 * scale - v).abs() <= max * 1e-6);
-            on_grid.then_some((scale, q))
-        })?;
+        // on the scale), so fewer are tried after. A wrong guess fails within a few values.
+        // The tolerance is f32 rounding of `q * scale` (a few ulps of the largest value).
+        let on_grid = |scale: f32| row.iter().all(|&v| ((v / scale).round() * scale - v).abs() <= max * 1e-6);
+        let scale = [127, 128].into_iter().chain((1..127).rev()).map(|steps| max / steps as f32).find(|&s| on_grid(s))?;
+        let q = row.iter().map(|v| (v / scale).round() as i16);
         ints.extend(q);
         scales.push(scale);
     }
@@ -339,4 +336,27 @@ pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
         *model = std::mem::take(model).into_compact()?;
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::int8_grid;
+
+    /// Rows of integers times a per-row scale are recovered exactly, also a row whose largest
+    /// value is only 7 steps and an all-zero row; a row off any int8 grid is refused.
+    #[test]
+    fn finds_the_int8_grid_of_each_row() {
+        let rows: [(f32, [i16; 4]); 3] = [(0.013, [127, -5, 0, 64]), (0.2, [7, -3, 1, 0]), (1.0, [0, 0, 0, 0])];
+        let w: Vec<f32> = rows.iter().flat_map(|(s, q)| q.iter().map(move |&q| q as f32 * s)).collect();
+        let (ints, scales) = int8_grid(&w, 3, 4).unwrap();
+        assert_eq!(ints, [127, -5, 0, 64, 126, -54, 18, 0, 0, 0, 0, 0]);
+        // Row 1 is found on a finer grid than it was made with (126 = 7 x 18 steps): every value
+        // is still an exact multiple of its scale.
+        for (k, q) in ints.chunks(4).enumerate() {
+            for (c, &q) in q.iter().enumerate() {
+                assert!((q as f32 * scales[k] - w[k * 4 + c]).abs() <= 1e-6, "row {k} column {c}");
+            }
+        }
+        assert!(int8_grid(&[1.0, 0.3141592, 0.5, 0.25], 1, 4).is_none());
+    }
 }
