@@ -101,7 +101,10 @@ impl EvalOp for Int8PointwiseConv {
             let mut panels: Vec<usize> = (0..k / 8).collect();
             let epilogue = Epilogue { scale: &self.row_scale, bias: &self.bias, requantize: self.requantize.as_ref() };
             multithread::par_chunks_mut(&mut panels, 1, k * channels * cols, |first, chunk| {
-                int8gemm::gemm(&self.weights, &columns, cols, &epilogue, first..first + chunk.len(), &values);
+                // SAFETY: `par_chunks_mut` hands each call its own range of panels.
+                unsafe {
+                    int8gemm::gemm(&self.weights, &columns, cols, &epilogue, first..first + chunk.len(), &values)
+                };
                 Ok(())
             })?;
         }
@@ -151,8 +154,9 @@ impl TypedOp for Int8PointwiseConv {
 }
 
 /// The int8 form of a decluttered pointwise convolution: `einsum` (`IHW,OI->OHW`, channels
-/// last on either side, or `NIHW,...` with a batch of 1) reading a [`QuantDequant`] output and constant int8-grid
-/// weights, and the bias `Add` after it if there is one. Returns the op and the node whose
+/// last on either side, or `NIHW,...` with a batch of 1) reading quantized activations and
+/// constant int8-grid weights, with the bias `Add` and the quantize -> dequantize after it if
+/// they come next. Returns the op and the node whose
 /// output it replaces.
 fn int8_form(model: &TypedModel, node: &TypedNode, einsum: &EinSum) -> TractResult<Option<(Int8PointwiseConv, usize)>> {
     if einsum.q_params.is_some() || einsum.operating_dt != f32::datum_type() || node.inputs.len() != 2 {
@@ -305,7 +309,8 @@ fn int8_grid(w: &[f32], rows: usize, depth: usize) -> Option<(Vec<i16>, Vec<f32>
         // on the scale), so fewer are tried after. A wrong guess fails within a few values.
         // The tolerance is f32 rounding of `q * scale` (a few ulps of the largest value).
         let on_grid = |scale: f32| row.iter().all(|&v| ((v / scale).round() * scale - v).abs() <= max * 1e-6);
-        let scale = [127, 128].into_iter().chain((1..127).rev()).map(|steps| max / steps as f32).find(|&s| on_grid(s))?;
+        let scale =
+            [127, 128].into_iter().chain((1..127).rev()).map(|steps| max / steps as f32).find(|&s| on_grid(s))?;
         let q = row.iter().map(|v| (v / scale).round() as i16);
         ints.extend(q);
         scales.push(scale);
@@ -316,26 +321,15 @@ fn int8_grid(w: &[f32], rows: usize, depth: usize) -> Option<(Vec<i16>, Vec<f32>
 /// Replaces every pointwise convolution [`int8_form`] accepts (decluttered model). Returns how
 /// many.
 pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
-    let mut count = 0;
-    for id in model.eval_order()? {
-        let node = &model.nodes()[id];
-        let Some(einsum) = node.op_as::<EinSum>() else {
-            continue;
-        };
-        let Some((op, replaced)) = int8_form(model, node, einsum)? else {
-            continue;
-        };
+    super::rewrite::each_node(model, |model, node| {
+        let Some(einsum) = node.op_as::<EinSum>() else { return Ok(None) };
+        let Some((op, replaced)) = int8_form(model, node, einsum)? else { return Ok(None) };
         let mut patch = TypedModelPatch::default();
         let input = patch.tap_model(model, node.inputs[0])?;
         let out = patch.wire_node(&node.name, op, &[input])?[0];
         patch.shunt_outside(model, OutletId::new(replaced, 0), out)?;
-        patch.apply(model)?;
-        count += 1;
-    }
-    if count > 0 {
-        *model = std::mem::take(model).into_compact()?;
-    }
-    Ok(count)
+        Ok(Some(patch))
+    })
 }
 
 #[cfg(test)]

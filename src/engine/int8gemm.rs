@@ -5,7 +5,8 @@
 //! (`QLinearConv`) was 5-11x slower than that in wasm (bench/PERFORMANCE.md, section 7). Here the
 //! operands are i16 pairs so one `i32x4.dot_i16x8_s` does eight multiply-adds, exactly and the
 //! same on every engine (unlike the relaxed-simd dot products). Kernel alone, node 20, Lite0's
-//! pointwise shapes: 1.5-2.7x the throughput of tract's f32 8x8 kernel with relaxed fma.
+//! pointwise shapes: 1.5-2.7x the throughput of a copy of tract's f32 8x8 kernel loop with
+//! relaxed fma (bench/PERFORMANCE.md, section 8).
 //!
 //! Packed layouts (made once per call or per plan, not per tile):
 //! - weights: rows in panels of 8, channels in pairs: `[panel][pair][row 0..8][2]`;
@@ -24,7 +25,8 @@ pub(crate) struct PackedWeights {
 }
 
 impl PackedWeights {
-    /// `w` is `rows x depth`, row-major, every value within ±255.
+    /// `w` is `rows x depth`, row-major, every value within ±128 (activations may reach ±255:
+    /// products of the two stay far from i32's limits).
     pub(crate) fn new(w: &[i16], rows: usize, depth: usize) -> Self {
         debug_assert_eq!(w.len(), rows * depth);
         let pairs = depth.div_ceil(2);
@@ -233,9 +235,11 @@ impl<'a> Output<'a> {
 }
 
 /// `out[k][p] = epilogue(sum_c w[k][c] * x[c][p])` for the rows of the panels `row_panels` (8
-/// rows each). Every row of these panels must exist in `out` and `epilogue`. Callers on different
-/// threads must pass disjoint panels.
-pub(crate) fn gemm(
+/// rows each). Every row of these panels must exist in `out` and `epilogue` (checked).
+///
+/// # Safety
+/// Calls that run at the same time on the same `out` must pass disjoint `row_panels`.
+pub(crate) unsafe fn gemm(
     w: &PackedWeights,
     x: &[i16],
     cols: usize,
@@ -266,7 +270,8 @@ pub(crate) fn gemm(
             // SAFETY: the tile's rows and columns are within `out` (asserted above).
             let origin =
                 unsafe { out.values.add(panel * TILE * layout.channel_stride + first_col * layout.column_stride) };
-            tile_8x8(w.pairs, a, b, &epilogue, origin, layout, TILE.min(cols - first_col));
+            // SAFETY: as above; this call owns these rows (the caller's contract).
+            unsafe { tile_8x8(w.pairs, a, b, &epilogue, origin, layout, TILE.min(cols - first_col)) };
         }
     }
 }
@@ -312,7 +317,15 @@ impl Requantize {
 /// (c < width) goes to `origin + r * channel_stride + c * column_stride`, checked by the caller.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-fn tile_8x8(pairs: usize, a: &[i16], b: &[i16], epilogue: &Epilogue, origin: *mut f32, layout: Layout, width: usize) {
+unsafe fn tile_8x8(
+    pairs: usize,
+    a: &[i16],
+    b: &[i16],
+    epilogue: &Epilogue,
+    origin: *mut f32,
+    layout: Layout,
+    width: usize,
+) {
     use core::arch::wasm32::*;
     assert!(a.len() >= pairs * 16 && b.len() >= pairs * 16);
     let (a, b) = (a.as_ptr() as *const v128, b.as_ptr() as *const v128);
@@ -407,7 +420,15 @@ fn tile_8x8(pairs: usize, a: &[i16], b: &[i16], epilogue: &Epilogue, origin: *mu
 
 /// The same tile in portable code (native builds: the CLI and tests).
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-fn tile_8x8(pairs: usize, a: &[i16], b: &[i16], epilogue: &Epilogue, origin: *mut f32, layout: Layout, width: usize) {
+unsafe fn tile_8x8(
+    pairs: usize,
+    a: &[i16],
+    b: &[i16],
+    epilogue: &Epilogue,
+    origin: *mut f32,
+    layout: Layout,
+    width: usize,
+) {
     let tile = sums_8x8(pairs, a, b);
     for (r, sums) in tile.iter().enumerate() {
         for (c, &sum) in sums.iter().enumerate().take(width) {
@@ -516,7 +537,8 @@ mod tests {
                 // In two calls, as two threads would split it.
                 for part in [0..panels / 2, panels / 2..panels] {
                     let epilogue = Epilogue { scale: &row_scale, bias: &bias, requantize };
-                    gemm(&packed, &columns, cols, &epilogue, part, &Output::new(&mut out, out_layout));
+                    // SAFETY: one call at a time.
+                    unsafe { gemm(&packed, &columns, cols, &epilogue, part, &Output::new(&mut out, out_layout)) };
                 }
                 for k in 0..rows {
                     for p in 0..cols {
@@ -535,31 +557,14 @@ mod tests {
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn quantizes_to_the_range_and_nan_to_zero() {
         // 9 columns: one full panel (SIMD in wasm) and a tail (scalar).
-        let x = [
-            0.5f32,
-            -0.5,
-            1000.0,
-            -1000.0,
-            f32::NAN,
-            0.25,
-            0.75,
-            -0.75,
-            1.0,
-            0.5,
-            -0.5,
-            1000.0,
-            -1000.0,
-            f32::NAN,
-            0.25,
-            0.75,
-            -0.75,
-            1.0,
-        ];
+        // Both channels hold the same 9 values.
+        let channel = [0.5f32, -0.5, 1000.0, -1000.0, f32::NAN, 0.25, 0.75, -0.75, 1.0];
+        let x: Vec<f32> = channel.iter().chain(&channel).copied().collect();
         let packed = pack_columns(&x, 2, 9, Layout::channels_first(9), 2.0, -128.0, 127.0);
         let want = [1i16, -1, 127, -128, 0, 0, 2, -2, 2];
         // Channel 0 of column p is at ((p / 8) * 1 pair * 8 + p % 8) * 2, channel 1 right after.
-        let channel = |half: usize| (0..9).map(|p| packed[((p / 8) * 8 + p % 8) * 2 + half]).collect::<Vec<_>>();
-        assert_eq!(channel(0), want);
-        assert_eq!(channel(1), want);
+        let packed_channel = |half: usize| (0..9).map(|p| packed[((p / 8) * 8 + p % 8) * 2 + half]).collect::<Vec<_>>();
+        assert_eq!(packed_channel(0), want);
+        assert_eq!(packed_channel(1), want);
     }
 }

@@ -14,6 +14,7 @@ mod int8gemm;
 mod model;
 mod plan;
 mod qdq;
+mod rewrite;
 mod tensor;
 
 pub use error::{Error, Result};

@@ -140,20 +140,10 @@ fn fused(model: &TypedModel, quant: &TypedNode) -> TractResult<Option<QuantDequa
 
 /// Fuses every quantize -> dequantize pair of a typed model (before declutter). Returns how many.
 pub(crate) fn fuse_pairs(model: &mut TypedModel) -> TractResult<usize> {
-    let mut count = 0;
-    for id in model.eval_order()? {
-        let node = &model.nodes()[id];
-        if let Some(op) = fused(model, node)? {
-            let patch = TypedModelPatch::fuse_with_next(model, node, ElementWiseOp(Box::new(op), None))?;
-            patch.apply(model)?;
-            count += 1;
-        }
-    }
-    if count > 0 {
-        // Patching leaves the replaced nodes in place, disconnected; drop them.
-        *model = std::mem::take(model).into_compact()?;
-    }
-    Ok(count)
+    super::rewrite::each_node(model, |model, node| {
+        let Some(op) = fused(model, node)? else { return Ok(None) };
+        TypedModelPatch::fuse_with_next(model, node, ElementWiseOp(Box::new(op), None)).map(Some)
+    })
 }
 
 #[cfg(test)]
