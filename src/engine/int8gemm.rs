@@ -284,8 +284,11 @@ pub(crate) struct Epilogue<'a> {
     pub requantize: Option<&'a Requantize>,
 }
 
-/// `dequantize(quantize(y))`, the same numbers as `qdq::QuantDequant`:
-/// `(clamp(round_half_even(y * multiplier) + zero_point, lo, hi) - zero_point) * scale`, NaN -> 0.
+/// `dequantize(quantize(y))`: `(clamp(round_half_even(y * multiplier) + zero_point, lo, hi) -
+/// zero_point) * scale`, NaN -> 0, in f32 throughout (every intermediate is a small integer, so
+/// exact). `qdq::QuantDequant` applies it as an op, the matrix product's epilogue in its store.
+/// `multiplier` is 1 / the quantization scale, `lo..=hi` the integer type's range (0..=255 or
+/// -128..=127), `scale` the dequantization scale.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Requantize {
     pub multiplier: f32,
@@ -302,7 +305,6 @@ impl Requantize {
         (self.scale, self.lo - self.zero_point, self.hi - self.zero_point)
     }
 
-    #[cfg_attr(all(target_arch = "wasm32", target_feature = "simd128", not(test)), allow(dead_code))]
     pub(crate) fn apply(&self, y: f32) -> f32 {
         let y = y * self.multiplier;
         // As in `Grid::quantize`: clamped near the range first, so rounding stays exact.
@@ -310,6 +312,19 @@ impl Requantize {
         let y = if y.is_nan() { 0.0 } else { y.clamp(below, above) };
         let q = (round_half_even(y) + self.zero_point).clamp(self.lo, self.hi);
         (q - self.zero_point) * self.scale
+    }
+
+    /// [`Requantize::apply`] on four lanes; NaN lanes become 0 through the self-comparison and
+    /// `f32x4.nearest` rounds half to even exactly.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    pub(crate) fn apply4(&self, v: core::arch::wasm32::v128) -> core::arch::wasm32::v128 {
+        use core::arch::wasm32::*;
+        let zp = f32x4_splat(self.zero_point);
+        let y = f32x4_mul(v, f32x4_splat(self.multiplier));
+        let y = v128_and(y, f32x4_eq(y, y));
+        let q = f32x4_min(f32x4_max(f32x4_add(f32x4_nearest(y), zp), f32x4_splat(self.lo)), f32x4_splat(self.hi));
+        f32x4_mul(f32x4_sub(q, zp), f32x4_splat(self.scale))
     }
 }
 
@@ -366,13 +381,8 @@ unsafe fn tile_8x8(
         out[2 * r + 1] = f32x4_add(f32x4_mul(f32x4_convert_i32x4(acc[2 * r + 1]), scale), bias);
     }
     if let Some(rq) = epilogue.requantize {
-        let (m, zp, s) = (f32x4_splat(rq.multiplier), f32x4_splat(rq.zero_point), f32x4_splat(rq.scale));
-        let (lo, hi) = (f32x4_splat(rq.lo), f32x4_splat(rq.hi));
         for v in out.iter_mut() {
-            let y = f32x4_mul(*v, m);
-            let y = v128_and(y, f32x4_eq(y, y));
-            let q = f32x4_min(f32x4_max(f32x4_add(f32x4_nearest(y), zp), lo), hi);
-            *v = f32x4_mul(f32x4_sub(q, zp), s);
+            *v = rq.apply4(*v);
         }
     }
     // SAFETY (all stores): the caller checked every [r][c < width] position; wasm stores need no

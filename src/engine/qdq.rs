@@ -17,71 +17,35 @@ use tract_onnx::tract_core::ops::quant::{DequantizeLinearF32, QuantizeLinearI8, 
 /// Identical to tract's two ops except where `x * multiplier` is beyond ±2^31 (or infinite):
 /// tract's i32 arithmetic wraps there, this saturates, as ONNX and onnxruntime do.
 #[derive(Debug, Clone, PartialEq)]
-pub struct QuantDequant {
-    /// 1 / the quantization scale, as tract's QuantizeLinear stores it.
-    multiplier: f32,
-    zero_point: f32,
-    /// The integer type's range: 0..=255 (u8) or -128..=127 (i8).
-    lo: f32,
-    hi: f32,
-    /// The dequantization scale.
-    scale: f32,
-}
+pub struct QuantDequant(pub(crate) Requantize);
 
 impl Eq for QuantDequant {}
 
 impl QuantDequant {
-    /// The same numbers as an epilogue of the int8 matrix product.
+    /// Its parameters and formula, which the int8 matrix product's epilogue applies too.
     pub(crate) fn as_requantize(&self) -> Requantize {
-        Requantize { multiplier: self.multiplier, zero_point: self.zero_point, lo: self.lo, hi: self.hi, scale: self.scale }
+        self.0.clone()
     }
 
     fn apply(&self, values: &mut [f32]) {
+        // Four lanes at a time with wasm SIMD intrinsics, so the speed does not depend on the
+        // optimizer vectorizing the loop (the shipped build optimizes most crates for size).
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        let values = self.apply_simd128(values);
-        self.apply_scalar(values);
-    }
-
-    /// Four lanes at a time with wasm SIMD intrinsics, so the speed does not depend on the
-    /// optimizer vectorizing the loop (the shipped build optimizes most crates for size).
-    /// Returns the tail it left for the scalar loop.
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    fn apply_simd128<'a>(&self, values: &'a mut [f32]) -> &'a mut [f32] {
-        use core::arch::wasm32::*;
-        let (m, zp, s) = (f32x4_splat(self.multiplier), f32x4_splat(self.zero_point), f32x4_splat(self.scale));
-        let (lo, hi) = (f32x4_splat(self.lo), f32x4_splat(self.hi));
-        let split = values.len() / 4 * 4;
-        let (body, tail) = values.split_at_mut(split);
-        for chunk in body.chunks_exact_mut(4) {
-            // SAFETY: `chunk` is 4 f32 = 16 bytes; v128 loads and stores need no alignment.
-            unsafe {
-                let y = f32x4_mul(v128_load(chunk.as_ptr() as *const v128), m);
-                // NaN -> 0 (its lanes compare unequal to themselves), as in `apply_scalar`.
-                let y = v128_and(y, f32x4_eq(y, y));
-                // Round half to even exactly (f32x4.nearest), then clamp to the integer range.
-                let q = f32x4_min(f32x4_max(f32x4_add(f32x4_nearest(y), zp), lo), hi);
-                v128_store(chunk.as_mut_ptr() as *mut v128, f32x4_mul(f32x4_sub(q, zp), s));
+        let values = {
+            use core::arch::wasm32::*;
+            let split = values.len() / 4 * 4;
+            let (body, tail) = values.split_at_mut(split);
+            for chunk in body.chunks_exact_mut(4) {
+                // SAFETY: `chunk` is 4 f32 = 16 bytes; v128 loads and stores need no alignment.
+                unsafe {
+                    let y = self.0.apply4(v128_load(chunk.as_ptr() as *const v128));
+                    v128_store(chunk.as_mut_ptr() as *mut v128, y);
+                }
             }
-        }
-        tail
-    }
-
-    fn apply_scalar(&self, values: &mut [f32]) {
-        // 1.5 * 2^23: adding and subtracting it rounds any |y| <= 2^22 to an integer, ties to
-        // even (the default float rounding), with plain adds that vectorize on every target.
-        const ROUND: f32 = 12_582_912.0;
-        let (m, zp, lo, hi, s) = (self.multiplier, self.zero_point, self.lo, self.hi, self.scale);
-        // Clamping before rounding keeps y small enough for the trick and changes nothing:
-        // anything beyond the range by more than 1 saturates either way.
-        let (below, above) = (lo - zp - 1.0, hi - zp + 1.0);
+            tail
+        };
         for v in values {
-            let y = *v * m;
-            // NaN becomes 0 before the zero point is added, as tract's `as i32` cast does.
-            let y = if y.is_nan() { 0.0 } else { y };
-            let y = if y < below { below } else if y > above { above } else { y };
-            let q = (y + ROUND) - ROUND + zp;
-            let q = if q < lo { lo } else if q > hi { hi } else { q };
-            *v = (q - zp) * s;
+            *v = self.0.apply(*v);
         }
     }
 }
@@ -106,11 +70,11 @@ impl ElementWiseMiniOp for QuantDequant {
     fn info(&self) -> TractResult<Vec<String>> {
         Ok(vec![format!(
             "quantize 1/{} + {} in [{}, {}], dequantize * {}",
-            self.multiplier.recip(),
-            self.zero_point,
-            self.lo,
-            self.hi,
-            self.scale
+            self.0.multiplier.recip(),
+            self.0.zero_point,
+            self.0.lo,
+            self.0.hi,
+            self.0.scale
         )])
     }
 }
@@ -135,7 +99,7 @@ fn fused(model: &TypedModel, quant: &TypedNode) -> TractResult<Option<QuantDequa
     if dq.zero_point != zero_point {
         return Ok(None);
     }
-    Ok(Some(QuantDequant { multiplier, zero_point: zero_point as f32, lo, hi, scale: dq.scale }))
+    Ok(Some(QuantDequant(Requantize { multiplier, zero_point: zero_point as f32, lo, hi, scale: dq.scale })))
 }
 
 /// Fuses every quantize -> dequantize pair of a typed model (before declutter). Returns how many.
@@ -169,7 +133,7 @@ mod tests {
             .map(|&x| (quantize_linear_f32_u8(x, multiplier, zero_point as i32) as i32 - zero_point as i32) as f32 * scale)
             .collect();
         let mut got = values.clone();
-        QuantDequant { multiplier, zero_point: zero_point as f32, lo: 0.0, hi: 255.0, scale }.apply(&mut got);
+        QuantDequant(Requantize { multiplier, zero_point: zero_point as f32, lo: 0.0, hi: 255.0, scale }).apply(&mut got);
         assert_eq!(expected, got);
     }
 
@@ -178,7 +142,7 @@ mod tests {
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn requantize_matches() {
-        let op = QuantDequant { multiplier: 1.0 / 0.0235, zero_point: 113.0, lo: 0.0, hi: 255.0, scale: 0.0235 };
+        let op = QuantDequant(Requantize { multiplier: 1.0 / 0.0235, zero_point: 113.0, lo: 0.0, hi: 255.0, scale: 0.0235 });
         let values: Vec<f32> =
             (-40000..40000).map(|i| i as f32 * 0.000_117_5).chain([f32::NAN, 1e6, -1e6, f32::INFINITY, 0.5]).collect();
         let mut fused = values.clone();
