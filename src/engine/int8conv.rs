@@ -18,7 +18,7 @@ use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 
-use super::int8gemm::{self, Epilogue, Layout, Output, PackedWeights, Requantize};
+use super::int8gemm::{self, round_half_even, Epilogue, Layout, Output, PackedWeights, Requantize};
 use super::qdq::QuantDequant;
 
 /// A 1x1 convolution (with its bias) on quantized activations, as an int8 product.
@@ -156,9 +156,13 @@ impl TypedOp for Int8PointwiseConv {
 /// The int8 form of a decluttered pointwise convolution: `einsum` (`IHW,OI->OHW`, channels
 /// last on either side, or `NIHW,...` with a batch of 1) reading quantized activations and
 /// constant int8-grid weights, with the bias `Add` and the quantize -> dequantize after it if
-/// they come next. Returns the op and the node whose
-/// output it replaces.
-fn int8_form(model: &TypedModel, node: &TypedNode, einsum: &EinSum) -> TractResult<Option<(Int8PointwiseConv, usize)>> {
+/// they come next, and the quantize -> dequantize before it when only it reads that. Returns
+/// the op, the node whose output it replaces and the outlet it reads.
+fn int8_form(
+    model: &TypedModel,
+    node: &TypedNode,
+    einsum: &EinSum,
+) -> TractResult<Option<(Int8PointwiseConv, usize, OutletId)>> {
     if einsum.q_params.is_some() || einsum.operating_dt != f32::datum_type() || node.inputs.len() != 2 {
         return Ok(None);
     }
@@ -188,14 +192,30 @@ fn int8_form(model: &TypedModel, node: &TypedNode, einsum: &EinSum) -> TractResu
     // The activations are on an int8 grid: they come from a quantize -> dequantize, on its own or
     // fused into the convolution before.
     let producer = &model.nodes()[node.inputs[0].node];
-    let input_grid =
-        if let Some(qd) = producer.op_as::<ElementWiseOp>().and_then(|op| op.0.downcast_ref::<QuantDequant>()) {
-            qd.as_requantize()
-        } else if let Some(requantize) = producer.op_as::<Int8PointwiseConv>().and_then(|op| op.requantize.clone()) {
-            requantize
+    // (input, (multiplier, lo, hi, scale)). Read on the grid `integer * scale`, packing gets the
+    // integers back.
+    let on_grid = |requantize: Requantize| {
+        let (scale, lo, hi) = requantize.grid();
+        (node.inputs[0], (scale.recip(), lo, hi, scale))
+    };
+    let (input, input_grid) = if let Some(qd) =
+        producer.op_as::<ElementWiseOp>().and_then(|op| op.0.downcast_ref::<QuantDequant>())
+    {
+        let requantize = qd.as_requantize();
+        if model.single_succ(producer.id)?.is_some_and(|n| n.id == node.id) && !model.outputs.contains(&node.inputs[0])
+        {
+            // Read by this convolution alone: packing quantizes the values before it with the
+            // same multiplier and range (the same integers), so its pass over the tensor goes.
+            let (_, lo, hi) = requantize.grid();
+            (producer.inputs[0], (requantize.multiplier, lo, hi, requantize.scale))
         } else {
-            return Ok(None);
-        };
+            on_grid(requantize)
+        }
+    } else if let Some(requantize) = producer.op_as::<Int8PointwiseConv>().and_then(|op| op.requantize.clone()) {
+        on_grid(requantize)
+    } else {
+        return Ok(None);
+    };
     let Some(kernel) = model.outlet_fact(node.inputs[1])?.konst.clone() else {
         return Ok(None);
     };
@@ -220,7 +240,7 @@ fn int8_form(model: &TypedModel, node: &TypedNode, einsum: &EinSum) -> TractResu
         Some((requantize, qd)) => (Some(requantize), qd),
         None => (None, replaced),
     };
-    let (activation_scale, lo, hi) = input_grid.grid();
+    let (multiplier, lo, hi, activation_scale) = input_grid;
     Ok(Some((
         Int8PointwiseConv {
             weights: Arc::new(PackedWeights::new(&weights, out_channels, in_channels)),
@@ -229,7 +249,7 @@ fn int8_form(model: &TypedModel, node: &TypedNode, einsum: &EinSum) -> TractResu
             input_channels_last,
             batch,
             output_channels_last,
-            multiplier: activation_scale.recip(),
+            multiplier,
             lo,
             hi,
             row_scale: weight_scales.iter().map(|s| activation_scale * s).collect(),
@@ -237,6 +257,7 @@ fn int8_form(model: &TypedModel, node: &TypedNode, einsum: &EinSum) -> TractResu
             requantize,
         },
         replaced,
+        input,
     )))
 }
 
@@ -307,12 +328,23 @@ fn int8_grid(w: &[f32], rows: usize, depth: usize) -> Option<(Vec<i16>, Vec<f32>
         }
         // Most rows span the whole range; a row of small weights can span fewer steps (a floor
         // on the scale), so fewer are tried after. A wrong guess fails within a few values.
-        // The tolerance is f32 rounding of `q * scale` (a few ulps of the largest value).
-        let on_grid = |scale: f32| row.iter().all(|&v| ((v / scale).round() * scale - v).abs() <= max * 1e-6);
-        let scale =
-            [127, 128].into_iter().chain((1..127).rev()).map(|steps| max / steps as f32).find(|&s| on_grid(s))?;
-        let q = row.iter().map(|v| (v / scale).round() as i16);
-        ints.extend(q);
+        // The tolerance is f32 rounding of `q * scale` (a few ulps of the largest value). One
+        // pass per guess with a multiply and two adds per value: this runs on every weight of
+        // the model at load time, and `f32::round` is a libm call in wasm.
+        let tolerance = max * 1e-6;
+        let start = ints.len();
+        let scale = [127, 128].into_iter().chain((1..127).rev()).find_map(|steps| {
+            let (scale, inverse) = (max / steps as f32, steps as f32 / max);
+            for &v in row {
+                let q = round_half_even(v * inverse);
+                if (q * scale - v).abs() > tolerance {
+                    ints.truncate(start);
+                    return None;
+                }
+                ints.push(q as i16);
+            }
+            Some(scale)
+        })?;
         scales.push(scale);
     }
     Some((ints, scales))
@@ -323,9 +355,9 @@ fn int8_grid(w: &[f32], rows: usize, depth: usize) -> Option<(Vec<i16>, Vec<f32>
 pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
     super::rewrite::each_node(model, |model, node| {
         let Some(einsum) = node.op_as::<EinSum>() else { return Ok(None) };
-        let Some((op, replaced)) = int8_form(model, node, einsum)? else { return Ok(None) };
+        let Some((op, replaced, input)) = int8_form(model, node, einsum)? else { return Ok(None) };
         let mut patch = TypedModelPatch::default();
-        let input = patch.tap_model(model, node.inputs[0])?;
+        let input = patch.tap_model(model, input)?;
         let out = patch.wire_node(&node.name, op, &[input])?[0];
         patch.shunt_outside(model, OutletId::new(replaced, 0), out)?;
         Ok(Some(patch))

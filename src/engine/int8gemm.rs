@@ -16,6 +16,9 @@
 /// Rows and columns per tile.
 const TILE: usize = 8;
 
+/// Column panels per block (`gemm`): 64 columns.
+const BLOCK_PANELS: usize = 8;
+
 /// Weights in the kernel's layout, made once per plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PackedWeights {
@@ -30,10 +33,15 @@ impl PackedWeights {
     pub(crate) fn new(w: &[i16], rows: usize, depth: usize) -> Self {
         debug_assert_eq!(w.len(), rows * depth);
         let pairs = depth.div_ceil(2);
-        let mut data = vec![0i16; panels(rows) * pairs * TILE * 2];
-        for (row, values) in w.chunks_exact(depth.max(1)).enumerate().take(rows) {
-            for (c, &v) in values.iter().enumerate() {
-                data[((row / TILE * pairs + c / 2) * TILE + row % TILE) * 2 + c % 2] = v;
+        // Written in order (this runs on every weight at load time); zeros past the last row
+        // and channel.
+        let at = |row: usize, c: usize| if row < rows && c < depth { w[row * depth + c] } else { 0 };
+        let mut data = Vec::with_capacity(panels(rows) * pairs * TILE * 2);
+        for panel in 0..panels(rows) {
+            for pair in 0..pairs {
+                for row in panel * TILE..(panel + 1) * TILE {
+                    data.extend([at(row, 2 * pair), at(row, 2 * pair + 1)]);
+                }
             }
         }
         PackedWeights { rows, pairs, data }
@@ -98,7 +106,7 @@ pub(crate) fn pack_columns(
 
 /// Rounds `|y| <= 2^22` to the nearest integer, ties to even, with two adds (the default float
 /// rounding does it). `f32::round_ties_even` is a libm call on x86-64 without SSE4.1.
-fn round_half_even(y: f32) -> f32 {
+pub(crate) fn round_half_even(y: f32) -> f32 {
     const SHIFT: f32 = 12_582_912.0; // 1.5 * 2^23
     (y + SHIFT) - SHIFT
 }
@@ -257,21 +265,29 @@ pub(crate) unsafe fn gemm(
             || row_panels.is_empty()
             || (end_row - 1) * layout.channel_stride + (cols - 1) * layout.column_stride < out.len
     );
-    for panel in row_panels {
-        let a = &w.data[panel * panel_len..][..panel_len];
-        let rows = panel * TILE..panel * TILE + TILE;
-        let epilogue = Epilogue {
-            scale: &epilogue.scale[rows.clone()],
-            bias: &epilogue.bias[rows],
-            requantize: epilogue.requantize,
-        };
-        for (col_panel, b) in x.chunks_exact(panel_len).enumerate() {
-            let first_col = col_panel * TILE;
-            // SAFETY: the tile's rows and columns are within `out` (asserted above).
-            let origin =
-                unsafe { out.values.add(panel * TILE * layout.channel_stride + first_col * layout.column_stride) };
-            // SAFETY: as above; this call owns these rows (the caller's contract).
-            unsafe { tile_8x8(w.pairs, a, b, &epilogue, origin, layout, TILE.min(cols - first_col)) };
+    // Columns in blocks, every row panel of this call over one block before the next: the
+    // block's activations stay in cache, and with channels last each pixel's channels are
+    // written close together in time instead of one panel's 32 bytes per pass over the image.
+    let col_panels = panels(cols);
+    for block in (0..col_panels).step_by(BLOCK_PANELS) {
+        let block = block..col_panels.min(block + BLOCK_PANELS);
+        for panel in row_panels.clone() {
+            let a = &w.data[panel * panel_len..][..panel_len];
+            let rows = panel * TILE..panel * TILE + TILE;
+            let epilogue = Epilogue {
+                scale: &epilogue.scale[rows.clone()],
+                bias: &epilogue.bias[rows],
+                requantize: epilogue.requantize,
+            };
+            for col_panel in block.clone() {
+                let b = &x[col_panel * panel_len..][..panel_len];
+                let first_col = col_panel * TILE;
+                // SAFETY: the tile's rows and columns are within `out` (asserted above).
+                let origin =
+                    unsafe { out.values.add(panel * TILE * layout.channel_stride + first_col * layout.column_stride) };
+                // SAFETY: as above; this call owns these rows (the caller's contract).
+                unsafe { tile_8x8(w.pairs, a, b, &epilogue, origin, layout, TILE.min(cols - first_col)) };
+            }
         }
     }
 }
@@ -518,7 +534,9 @@ mod tests {
     fn matches_plain_loops() {
         // Output requantized (u8, zero point 113) or not.
         let u8_grid = Requantize { multiplier: 1.0 / 0.05, zero_point: 113.0, lo: 0.0, hi: 255.0, scale: 0.05 };
-        for (rows, depth, cols) in [(8usize, 2usize, 8usize), (16, 7, 21), (16, 33, 3), (8, 1, 1), (24, 320, 49)] {
+        // 137 columns: two whole blocks of 64 and a partial one.
+        let shapes = [(8usize, 2usize, 8usize), (16, 7, 21), (16, 33, 3), (8, 1, 1), (24, 320, 49), (24, 5, 137)];
+        for (rows, depth, cols) in shapes {
             let w: Vec<i16> = (0..rows * depth).map(|i| ((i * 73 + 11) % 257) as i16 - 128).collect();
             // Activations as a QDQ graph carries them: integers times a scale.
             let xq: Vec<i16> = (0..depth * cols).map(|i| ((i * 151 + 5) % 511) as i16 - 255).collect();
@@ -576,5 +594,24 @@ mod tests {
         let packed_channel = |half: usize| (0..9).map(|p| packed[((p / 8) * 8 + p % 8) * 2 + half]).collect::<Vec<_>>();
         assert_eq!(packed_channel(0), want);
         assert_eq!(packed_channel(1), want);
+    }
+
+    /// Packing raw values with a quantize -> dequantize's multiplier and range (zero point
+    /// removed) gives the integers that packing its outputs gives: why `int8conv` may absorb one
+    /// that only the convolution reads. Ties, both ends of the range, beyond it and NaN included.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn packing_absorbs_a_quantize_dequantize() {
+        let qd = Requantize { multiplier: 1.0 / 0.05, zero_point: 113.0, lo: 0.0, hi: 255.0, scale: 0.05 };
+        let mut raw: Vec<f32> = (0..640).map(|i| (i as f32 - 320.0) * 0.0125).collect();
+        raw.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e9, -1e9, 0.025, -0.025, 0.075]);
+        let (depth, cols) = (8, raw.len() / 8);
+        let dequantized: Vec<f32> = raw.iter().map(|&v| qd.apply(v)).collect();
+        let (scale, lo, hi) = qd.grid();
+        for layout in [Layout::channels_first(cols), Layout::channels_last(depth)] {
+            let absorbed = pack_columns(&raw, depth, cols, layout, qd.multiplier, lo, hi);
+            let separate = pack_columns(&dequantized, depth, cols, layout, scale.recip(), lo, hi);
+            assert_eq!(absorbed, separate, "{layout:?}");
+        }
     }
 }
