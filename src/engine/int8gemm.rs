@@ -265,6 +265,11 @@ pub(crate) unsafe fn gemm(
             || row_panels.is_empty()
             || (end_row - 1) * layout.channel_stride + (cols - 1) * layout.column_stride < out.len
     );
+    // Channels-last outputs: the tile is computed transposed (columns as its rows, channels as
+    // its columns), so each column's 8 channels are stored as two contiguous vectors, not
+    // through 4x4 transposes. In wasm Lite0's expanding convolutions, more than half of the
+    // op's time, have such outputs.
+    let transposed = layout.channel_stride == 1 && layout.column_stride > 1;
     // Columns in blocks, every row panel of this call over one block before the next: the
     // block's activations stay in cache, and with channels last each pixel's channels are
     // written close together in time instead of one panel's 32 bytes per pass over the image.
@@ -282,14 +287,31 @@ pub(crate) unsafe fn gemm(
             for col_panel in block.clone() {
                 let b = &x[col_panel * panel_len..][..panel_len];
                 let first_col = col_panel * TILE;
+                let width = TILE.min(cols - first_col);
                 // SAFETY: the tile's rows and columns are within `out` (asserted above).
                 let origin =
                     unsafe { out.values.add(panel * TILE * layout.channel_stride + first_col * layout.column_stride) };
+                let (a, b, dest) = if transposed {
+                    (b, a, Dest { origin, row_stride: layout.column_stride, col_stride: 1, rows: width, cols: TILE })
+                } else {
+                    let (row_stride, col_stride) = (layout.channel_stride, layout.column_stride);
+                    (a, b, Dest { origin, row_stride, col_stride, rows: TILE, cols: width })
+                };
                 // SAFETY: as above; this call owns these rows (the caller's contract).
-                unsafe { tile_8x8(w.pairs, a, b, &epilogue, origin, layout, TILE.min(cols - first_col)) };
+                unsafe { tile_8x8(w.pairs, a, b, &epilogue, transposed, &dest) };
             }
         }
     }
+}
+
+/// Where a tile's results go: `[r][c]` (r < rows, c < cols) to `origin + r * row_stride + c *
+/// col_stride`, every position checked by the caller.
+struct Dest {
+    origin: *mut f32,
+    row_stride: usize,
+    col_stride: usize,
+    rows: usize,
+    cols: usize,
 }
 
 /// What turns the i32 sums of a row into outputs: `sum as f32 * scale[row] + bias[row]`, then
@@ -345,18 +367,10 @@ impl Requantize {
 }
 
 /// One 8x8 tile: `a` and `b` are one panel each, `pairs` channel pairs long; result `[r][c]`
-/// (c < width) goes to `origin + r * channel_stride + c * column_stride`, checked by the caller.
+/// goes to `dest`. The epilogue's scale and bias are per row, or per column when `per_column`.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-unsafe fn tile_8x8(
-    pairs: usize,
-    a: &[i16],
-    b: &[i16],
-    epilogue: &Epilogue,
-    origin: *mut f32,
-    layout: Layout,
-    width: usize,
-) {
+unsafe fn tile_8x8(pairs: usize, a: &[i16], b: &[i16], epilogue: &Epilogue, per_column: bool, dest: &Dest) {
     use core::arch::wasm32::*;
     assert!(a.len() >= pairs * 16 && b.len() >= pairs * 16);
     let (a, b) = (a.as_ptr() as *const v128, b.as_ptr() as *const v128);
@@ -390,55 +404,42 @@ unsafe fn tile_8x8(
     }
     let acc = [r0l, r0h, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, r6l, r6h, r7l, r7h];
     // Scaled and biased: out[2r] is row r, columns 0-3; out[2r + 1] columns 4-7.
+    assert!(epilogue.scale.len() >= TILE && epilogue.bias.len() >= TILE);
+    // SAFETY: both hold 8 values (asserted above).
+    let halves = |v: &[f32]| unsafe {
+        let v = v.as_ptr() as *const v128;
+        (v128_load(v), v128_load(v.add(1)))
+    };
+    let (column_scales, column_biases) = (halves(epilogue.scale), halves(epilogue.bias));
     let mut out = [f32x4_splat(0.0); 16];
     for r in 0..TILE {
-        let (scale, bias) = (f32x4_splat(epilogue.scale[r]), f32x4_splat(epilogue.bias[r]));
-        out[2 * r] = f32x4_add(f32x4_mul(f32x4_convert_i32x4(acc[2 * r]), scale), bias);
-        out[2 * r + 1] = f32x4_add(f32x4_mul(f32x4_convert_i32x4(acc[2 * r + 1]), scale), bias);
+        let ((s0, s1), (b0, b1)) = if per_column {
+            (column_scales, column_biases)
+        } else {
+            let (s, b) = (f32x4_splat(epilogue.scale[r]), f32x4_splat(epilogue.bias[r]));
+            ((s, s), (b, b))
+        };
+        out[2 * r] = f32x4_add(f32x4_mul(f32x4_convert_i32x4(acc[2 * r]), s0), b0);
+        out[2 * r + 1] = f32x4_add(f32x4_mul(f32x4_convert_i32x4(acc[2 * r + 1]), s1), b1);
     }
     if let Some(rq) = epilogue.requantize {
         for v in out.iter_mut() {
             *v = rq.apply4(*v);
         }
     }
-    // SAFETY (all stores): the caller checked every [r][c < width] position; wasm stores need no
+    // SAFETY (all stores): the caller checked every position of `dest`; wasm stores need no
     // alignment.
-    if layout.column_stride == 1 {
-        for r in 0..TILE {
-            let row = unsafe { origin.add(r * layout.channel_stride) };
-            if width == TILE {
-                unsafe {
-                    v128_store(row as *mut v128, out[2 * r]);
-                    v128_store(row.add(4) as *mut v128, out[2 * r + 1]);
-                }
-            } else {
-                let values: [f32; TILE] =
-                    unsafe { std::mem::transmute::<[v128; 2], [f32; TILE]>([out[2 * r], out[2 * r + 1]]) };
-                for (c, &v) in values.iter().enumerate().take(width) {
-                    unsafe { *row.add(c) = v };
-                }
+    let row_values = |r: usize| unsafe { std::mem::transmute::<[v128; 2], [f32; TILE]>([out[2 * r], out[2 * r + 1]]) };
+    for r in 0..dest.rows.min(TILE) {
+        let row = unsafe { dest.origin.add(r * dest.row_stride) };
+        if dest.col_stride == 1 && dest.cols == TILE {
+            unsafe {
+                v128_store(row as *mut v128, out[2 * r]);
+                v128_store(row.add(4) as *mut v128, out[2 * r + 1]);
             }
-        }
-    } else if layout.channel_stride == 1 {
-        // Channels last: a column's 8 channels are contiguous; transpose 4x4 blocks to store them.
-        for rows in 0..2 {
-            for cols in 0..2 {
-                let block = |r: usize| out[2 * (4 * rows + r) + cols];
-                let columns = simd::transpose4(block(0), block(1), block(2), block(3));
-                for (t, v) in columns.into_iter().enumerate() {
-                    let c = 4 * cols + t;
-                    if c < width {
-                        unsafe { v128_store(origin.add(c * layout.column_stride + 4 * rows) as *mut v128, v) };
-                    }
-                }
-            }
-        }
-    } else {
-        for r in 0..TILE {
-            let values: [f32; TILE] =
-                unsafe { std::mem::transmute::<[v128; 2], [f32; TILE]>([out[2 * r], out[2 * r + 1]]) };
-            for (c, &v) in values.iter().enumerate().take(width) {
-                unsafe { *origin.add(r * layout.channel_stride + c * layout.column_stride) = v };
+        } else {
+            for (c, &v) in row_values(r).iter().enumerate().take(dest.cols) {
+                unsafe { *row.add(c * dest.col_stride) = v };
             }
         }
     }
@@ -446,22 +447,15 @@ unsafe fn tile_8x8(
 
 /// The same tile in portable code (native builds: the CLI and tests).
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-unsafe fn tile_8x8(
-    pairs: usize,
-    a: &[i16],
-    b: &[i16],
-    epilogue: &Epilogue,
-    origin: *mut f32,
-    layout: Layout,
-    width: usize,
-) {
+unsafe fn tile_8x8(pairs: usize, a: &[i16], b: &[i16], epilogue: &Epilogue, per_column: bool, dest: &Dest) {
     let tile = sums_8x8(pairs, a, b);
-    for (r, sums) in tile.iter().enumerate() {
-        for (c, &sum) in sums.iter().enumerate().take(width) {
-            let value = sum as f32 * epilogue.scale[r] + epilogue.bias[r];
+    for (r, sums) in tile.iter().enumerate().take(dest.rows) {
+        for (c, &sum) in sums.iter().enumerate().take(dest.cols) {
+            let k = if per_column { c } else { r };
+            let value = sum as f32 * epilogue.scale[k] + epilogue.bias[k];
             let value = epilogue.requantize.map_or(value, |rq| rq.apply(value));
-            // SAFETY: the caller checked every [r][c < width] position.
-            unsafe { *origin.add(r * layout.channel_stride + c * layout.column_stride) = value };
+            // SAFETY: the caller checked every position of `dest`.
+            unsafe { *dest.origin.add(r * dest.row_stride + c * dest.col_stride) = value };
         }
     }
 }
