@@ -93,8 +93,7 @@ fn dequantized(constants: &HashMap<&str, &TensorProto>, node: &NodeProto) -> Opt
         }
         (dims[axis], dims[axis + 1..].iter().product())
     };
-    // Written through fixed-size chunks: collecting a `flat_map` of byte arrays was half of an
-    // int8 model's parse time (natively, `perf record` on `webinfer profile`).
+    // One 4-byte store per value into a buffer sized once (this runs on every weight).
     let mut raw = vec![0u8; values.len() * 4];
     let mut out = raw.chunks_exact_mut(4);
     for (block, chunk) in values.chunks(inner.max(1)).enumerate() {
