@@ -107,6 +107,21 @@ fn qdq_models_take_the_fused_paths() {
     assert_eq!(nodes("DequantizeLinear"), 0, "{listing:?}");
 }
 
+/// A quantize -> dequantize that only a pointwise convolution reads runs inside its int8 op; one
+/// that is also a model output stays. Both with quantize and dequantize scales that differ, and
+/// both give onnxruntime's numbers (`edge_case_inputs_match_onnxruntime`).
+#[test]
+fn pointwise_convolutions_absorb_their_input_quantization() {
+    let cases = expected("edge_cases");
+    for (model, quantizations_left) in [("qdq_pointwise", 0), ("qdq_pointwise_shared", 1)] {
+        let case = cases["cases"].as_array().unwrap().iter().find(|c| c["model"] == model).unwrap();
+        let ops = plan(model).profile(feeds(case), 1, || 0.0).unwrap();
+        let nodes = |op: &str| ops.iter().filter(|o| o.op == op).map(|o| o.nodes).sum::<usize>();
+        assert_eq!(nodes("Int8PointwiseConv"), 1, "{model}: {ops:?}");
+        assert_eq!(nodes("QuantDequant"), quantizations_left, "{model}: {ops:?}");
+    }
+}
+
 #[test]
 fn describes_inputs_and_outputs() {
     let model = Model::load(&model_bytes("conv_f32")).unwrap();

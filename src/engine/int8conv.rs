@@ -28,9 +28,10 @@ pub struct Int8PointwiseConv {
     out_channels: usize,
     in_channels: usize,
     /// The axes, as tract laid them out: channels before the spatial axes (behind a batch axis of
-    /// 1 when `batch`, which the output drops) or after them.
+    /// 1 when `batch`, which the output keeps when `output_batch`) or after them.
     input_channels_last: bool,
     batch: bool,
+    output_batch: bool,
     output_channels_last: bool,
     /// Activation grid: integer = round(x * multiplier), within lo..=hi (zero point removed).
     multiplier: f32,
@@ -127,10 +128,11 @@ impl Int8PointwiseConv {
 
     fn output_shape<D: From<usize>>(&self, spatial: impl Iterator<Item = D>) -> TVec<D> {
         let channels = std::iter::once(D::from(self.out_channels));
+        let batch = self.output_batch.then(|| D::from(1));
         if self.output_channels_last {
-            spatial.chain(channels).collect()
+            batch.into_iter().chain(spatial).chain(channels).collect()
         } else {
-            channels.chain(spatial).collect()
+            batch.into_iter().chain(channels).chain(spatial).collect()
         }
     }
 
@@ -154,7 +156,7 @@ impl TypedOp for Int8PointwiseConv {
 }
 
 /// The int8 form of a decluttered pointwise convolution: `einsum` (`IHW,OI->OHW`, channels
-/// last on either side, or `NIHW,...` with a batch of 1) reading quantized activations and
+/// last on either side, or `NIHW,...` with a batch of 1, kept or not) reading quantized activations and
 /// constant int8-grid weights, with the bias `Add` and the quantize -> dequantize after it if
 /// they come next, and the quantize -> dequantize before it when only it reads that. Returns
 /// the op, the node whose output it replaces and the outlet it reads.
@@ -171,7 +173,12 @@ fn int8_form(
     if inputs[1] != "OI" {
         return Ok(None);
     }
-    let (spatial, output_channels_last) = match (outputs[0].strip_prefix('O'), outputs[0].strip_suffix('O')) {
+    // The batch axis of 1 is dropped by the einsum (int8 Lite0) or kept (a lone convolution).
+    let (output_batch, output) = match outputs[0].strip_prefix('N') {
+        Some(rest) => (true, rest),
+        None => (false, outputs[0].as_str()),
+    };
+    let (spatial, output_channels_last) = match (output.strip_prefix('O'), output.strip_suffix('O')) {
         (Some(spatial), _) => (spatial, false),
         (None, Some(spatial)) => (spatial, true),
         _ => return Ok(None),
@@ -186,7 +193,7 @@ fn int8_form(
     } else {
         return Ok(None);
     };
-    if spatial.contains(['I', 'O', 'N']) {
+    if spatial.contains(['I', 'O', 'N']) || (output_batch && !batch) {
         return Ok(None);
     }
     // The activations are on an int8 grid: they come from a quantize -> dequantize, on its own or
@@ -248,6 +255,7 @@ fn int8_form(
             in_channels,
             input_channels_last,
             batch,
+            output_batch,
             output_channels_last,
             multiplier,
             lo,
@@ -317,10 +325,8 @@ fn int8_grid(w: &[f32], rows: usize, depth: usize) -> Option<(Vec<i16>, Vec<f32>
     let mut ints = Vec::with_capacity(w.len());
     let mut scales = Vec::with_capacity(rows);
     for row in w.chunks_exact(depth.max(1)).take(rows) {
-        let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
-        if !max.is_finite() {
-            return None;
-        }
+        // A NaN or infinite weight is on no grid (`f32::max` alone would skip NaN).
+        let max = row.iter().try_fold(0f32, |m, v| v.is_finite().then(|| m.max(v.abs())))?;
         if max == 0.0 {
             ints.extend(std::iter::repeat_n(0, row.len()));
             scales.push(0.0);
@@ -337,6 +343,8 @@ fn int8_grid(w: &[f32], rows: usize, depth: usize) -> Option<(Vec<i16>, Vec<f32>
             let (scale, inverse) = (max / steps as f32, steps as f32 / max);
             for &v in row {
                 let q = round_half_even(v * inverse);
+                // Weights are finite (checked above): NaN here only comes from a zero weight
+                // times an infinite `inverse` (a subnormal row), and 0 is its right integer.
                 if (q * scale - v).abs() > tolerance {
                     ints.truncate(start);
                     return None;
@@ -384,5 +392,8 @@ mod tests {
             }
         }
         assert!(int8_grid(&[1.0, 0.3141592, 0.5, 0.25], 1, 4).is_none());
+        assert!(int8_grid(&[0.5, f32::NAN, 1.0, 0.0], 1, 4).is_none());
+        assert!(int8_grid(&[f32::NAN; 4], 1, 4).is_none());
+        assert!(int8_grid(&[0.5, f32::INFINITY, 1.0, 0.0], 1, 4).is_none());
     }
 }

@@ -70,8 +70,9 @@ impl Layout {
     }
 }
 
-/// Quantizes `x` (`depth` channels x `cols` columns in `layout`, values on the grid
-/// `integer / multiplier`) to integers in `[lo, hi]` in the kernel's column layout. NaN becomes 0.
+/// Quantizes `x` (`depth` channels x `cols` columns in `layout`, any f32) to
+/// `round_half_even(x * multiplier)` clamped to `[lo, hi]`, in the kernel's column layout. NaN
+/// becomes 0, infinities saturate.
 pub(crate) fn pack_columns(
     x: &[f32],
     depth: usize,
@@ -596,16 +597,22 @@ mod tests {
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn packing_absorbs_a_quantize_dequantize() {
-        let qd = Requantize { multiplier: 1.0 / 0.05, zero_point: 113.0, lo: 0.0, hi: 255.0, scale: 0.05 };
+        // u8 and i8, each with a quantize scale other than the dequantize scale.
+        let grids = [
+            Requantize { multiplier: 1.0 / 0.04, zero_point: 113.0, lo: 0.0, hi: 255.0, scale: 0.05 },
+            Requantize { multiplier: 1.0 / 0.03, zero_point: -3.0, lo: -128.0, hi: 127.0, scale: 0.02 },
+        ];
         let mut raw: Vec<f32> = (0..640).map(|i| (i as f32 - 320.0) * 0.0125).collect();
-        raw.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e9, -1e9, 0.025, -0.025, 0.075]);
+        raw.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e9, -1e9, 0.02, -0.02, 0.06]);
         let (depth, cols) = (8, raw.len() / 8);
-        let dequantized: Vec<f32> = raw.iter().map(|&v| qd.apply(v)).collect();
-        let (scale, lo, hi) = qd.grid();
-        for layout in [Layout::channels_first(cols), Layout::channels_last(depth)] {
-            let absorbed = pack_columns(&raw, depth, cols, layout, qd.multiplier, lo, hi);
-            let separate = pack_columns(&dequantized, depth, cols, layout, scale.recip(), lo, hi);
-            assert_eq!(absorbed, separate, "{layout:?}");
+        for qd in grids {
+            let dequantized: Vec<f32> = raw.iter().map(|&v| qd.apply(v)).collect();
+            let (scale, lo, hi) = qd.grid();
+            for layout in [Layout::channels_first(cols), Layout::channels_last(depth)] {
+                let absorbed = pack_columns(&raw, depth, cols, layout, qd.multiplier, lo, hi);
+                let separate = pack_columns(&dequantized, depth, cols, layout, scale.recip(), lo, hi);
+                assert_eq!(absorbed, separate, "{qd:?} {layout:?}");
+            }
         }
     }
 }
