@@ -18,7 +18,7 @@ use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 
-use super::int8gemm::{self, round_half_even, Epilogue, Layout, Output, PackedWeights, Requantize};
+use super::int8gemm::{self, round_half_even, Epilogue, Grid, Layout, Output, PackedWeights, Requantize};
 use super::qdq::QuantDequant;
 
 /// A 1x1 convolution (with its bias) on quantized activations, as an int8 product.
@@ -33,10 +33,8 @@ pub struct Int8PointwiseConv {
     batch: bool,
     output_batch: bool,
     output_channels_last: bool,
-    /// Activation grid: integer = round(x * multiplier), within lo..=hi (zero point removed).
-    multiplier: f32,
-    lo: f32,
-    hi: f32,
+    /// How packing turns its input into integers (zero point removed).
+    input_grid: Grid,
     /// Per output channel: activation scale x weight scale, and the bias.
     row_scale: Vec<f32>,
     bias: Vec<f32>,
@@ -54,7 +52,7 @@ impl Op for Int8PointwiseConv {
     fn info(&self) -> TractResult<Vec<String>> {
         Ok(vec![format!(
             "{} -> {} channels, activations in [{}, {}]",
-            self.in_channels, self.out_channels, self.lo, self.hi
+            self.in_channels, self.out_channels, self.input_grid.lo, self.input_grid.hi
         )])
     }
 
@@ -81,15 +79,7 @@ impl EvalOp for Int8PointwiseConv {
         let in_layout =
             if self.input_channels_last { Layout::channels_last(channels) } else { Layout::channels_first(cols) };
         let input = input.try_as_plain_ram()?;
-        let columns = int8gemm::pack_columns(
-            input.as_slice::<f32>()?,
-            channels,
-            cols,
-            in_layout,
-            self.multiplier,
-            self.lo,
-            self.hi,
-        );
+        let columns = int8gemm::pack_columns(input.as_slice::<f32>()?, channels, cols, in_layout, &self.input_grid);
 
         let out_shape = self.output_shape(spatial.iter().copied());
         // SAFETY: f32 has no invalid bit patterns, and `gemm` writes every element.
@@ -199,30 +189,24 @@ fn int8_form(
     // The activations are on an int8 grid: they come from a quantize -> dequantize, on its own or
     // fused into the convolution before.
     let producer = &model.nodes()[node.inputs[0].node];
-    // (input, (multiplier, lo, hi, scale)). Read on the grid `integer * scale`, packing gets the
-    // integers back.
-    let on_grid = |requantize: Requantize| {
-        let (scale, lo, hi) = requantize.grid();
-        (node.inputs[0], (scale.recip(), lo, hi, scale))
-    };
-    let (input, input_grid) = if let Some(qd) =
+    let (input, requantize, input_grid) = if let Some(qd) =
         producer.op_as::<ElementWiseOp>().and_then(|op| op.0.downcast_ref::<QuantDequant>())
     {
-        let requantize = qd.as_requantize();
+        let requantize = &qd.0;
         if model.single_succ(producer.id)?.is_some_and(|n| n.id == node.id) && !model.outputs.contains(&node.inputs[0])
         {
             // Read by this convolution alone: packing quantizes the values before it with the
             // same multiplier and range (the same integers), so its pass over the tensor goes.
-            let (_, lo, hi) = requantize.grid();
-            (producer.inputs[0], (requantize.multiplier, lo, hi, requantize.scale))
+            (producer.inputs[0], requantize, Grid::of_inputs(requantize))
         } else {
-            on_grid(requantize)
+            (node.inputs[0], requantize, Grid::of_outputs(requantize))
         }
-    } else if let Some(requantize) = producer.op_as::<Int8PointwiseConv>().and_then(|op| op.requantize.clone()) {
-        on_grid(requantize)
+    } else if let Some(requantize) = producer.op_as::<Int8PointwiseConv>().and_then(|op| op.requantize.as_ref()) {
+        (node.inputs[0], requantize, Grid::of_outputs(requantize))
     } else {
         return Ok(None);
     };
+    let activation_scale = requantize.scale;
     let Some(kernel) = model.outlet_fact(node.inputs[1])?.konst.clone() else {
         return Ok(None);
     };
@@ -247,7 +231,6 @@ fn int8_form(
         Some((requantize, qd)) => (Some(requantize), qd),
         None => (None, replaced),
     };
-    let (multiplier, lo, hi, activation_scale) = input_grid;
     Ok(Some((
         Int8PointwiseConv {
             weights: Arc::new(PackedWeights::new(&weights, out_channels, in_channels)),
@@ -257,9 +240,7 @@ fn int8_form(
             batch,
             output_batch,
             output_channels_last,
-            multiplier,
-            lo,
-            hi,
+            input_grid,
             row_scale: weight_scales.iter().map(|s| activation_scale * s).collect(),
             bias,
             requantize,
@@ -279,7 +260,7 @@ fn requantize_after(model: &TypedModel, id: usize) -> TractResult<Option<(Requan
     if model.outputs.contains(&OutletId::new(id, 0)) {
         return Ok(None);
     }
-    Ok(Some((qd.as_requantize(), next.id)))
+    Ok(Some((qd.0.clone(), next.id)))
 }
 
 /// The per-channel constant added to `node`'s output, when its only consumer is such an `Add`.

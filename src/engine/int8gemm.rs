@@ -73,25 +73,16 @@ impl Layout {
 /// Quantizes `x` (`depth` channels x `cols` columns in `layout`, any f32) to
 /// `round_half_even(x * multiplier)` clamped to `[lo, hi]`, in the kernel's column layout. NaN
 /// becomes 0, infinities saturate.
-pub(crate) fn pack_columns(
-    x: &[f32],
-    depth: usize,
-    cols: usize,
-    layout: Layout,
-    multiplier: f32,
-    lo: f32,
-    hi: f32,
-) -> Vec<i16> {
+pub(crate) fn pack_columns(x: &[f32], depth: usize, cols: usize, layout: Layout, grid: &Grid) -> Vec<i16> {
     assert!(
         depth == 0 || cols == 0 || (depth - 1) * layout.channel_stride + (cols - 1) * layout.column_stride < x.len()
     );
     let pairs = depth.div_ceil(2);
     let mut packed = vec![0i16; panels(cols) * pairs * TILE * 2];
-    let grid = Grid { multiplier, lo, hi };
     // SIMD packs a block of whole panels and channel pairs (or blocks of 8 channels); the scalar
     // loop packs what is left.
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    let (channels_done, cols_done) = simd::pack(x, depth, cols, layout, &grid, &mut packed);
+    let (channels_done, cols_done) = simd::pack(x, depth, cols, layout, grid, &mut packed);
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     let (channels_done, cols_done) = (0, 0);
     for c in 0..depth {
@@ -113,13 +104,25 @@ pub(crate) fn round_half_even(y: f32) -> f32 {
 }
 
 /// The activations' integer grid: `round_half_even(x * multiplier)` clamped to `[lo, hi]`.
-struct Grid {
-    multiplier: f32,
-    lo: f32,
-    hi: f32,
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Grid {
+    pub multiplier: f32,
+    pub lo: f32,
+    pub hi: f32,
 }
 
 impl Grid {
+    /// The integers a quantize -> dequantize gives its inputs (zero point removed): packing raw
+    /// values with this grid absorbs it.
+    pub(crate) fn of_inputs(rq: &Requantize) -> Grid {
+        Grid { multiplier: rq.multiplier, lo: rq.lo - rq.zero_point, hi: rq.hi - rq.zero_point }
+    }
+
+    /// The integers back from its outputs, which are `integer * scale`.
+    pub(crate) fn of_outputs(rq: &Requantize) -> Grid {
+        Grid { multiplier: rq.scale.recip(), ..Grid::of_inputs(rq) }
+    }
+
     fn quantize(&self, v: f32) -> i16 {
         let y = v * self.multiplier;
         // NaN -> 0; clamping first changes nothing (beyond the range by 1 saturates anyway) and
@@ -338,12 +341,6 @@ pub(crate) struct Requantize {
 }
 
 impl Requantize {
-    /// The grid its outputs lie on: `integer * scale`, the integer within the returned range
-    /// (zero point removed).
-    pub(crate) fn grid(&self) -> (f32, f32, f32) {
-        (self.scale, self.lo - self.zero_point, self.hi - self.zero_point)
-    }
-
     pub(crate) fn apply(&self, y: f32) -> f32 {
         let y = y * self.multiplier;
         // As in `Grid::quantize`: clamped near the range first, so rounding stays exact.
@@ -554,7 +551,8 @@ mod tests {
                         x[c * in_layout.channel_stride + p * in_layout.column_stride] = xq[c * cols + p] as f32 * scale;
                     }
                 }
-                let columns = pack_columns(&x, depth, cols, in_layout, 1.0 / scale, -255.0, 255.0);
+                let grid = Grid { multiplier: 1.0 / scale, lo: -255.0, hi: 255.0 };
+                let columns = pack_columns(&x, depth, cols, in_layout, &grid);
                 let mut out = vec![f32::NAN; rows * cols];
                 let panels = rows / 8;
                 // In two calls, as two threads would split it.
@@ -583,7 +581,8 @@ mod tests {
         // Both channels hold the same 9 values.
         let channel = [0.5f32, -0.5, 1000.0, -1000.0, f32::NAN, 0.25, 0.75, -0.75, 1.0];
         let x: Vec<f32> = channel.iter().chain(&channel).copied().collect();
-        let packed = pack_columns(&x, 2, 9, Layout::channels_first(9), 2.0, -128.0, 127.0);
+        let packed =
+            pack_columns(&x, 2, 9, Layout::channels_first(9), &Grid { multiplier: 2.0, lo: -128.0, hi: 127.0 });
         let want = [1i16, -1, 127, -128, 0, 0, 2, -2, 2];
         // Channel 0 of column p is at ((p / 8) * 1 pair * 8 + p % 8) * 2, channel 1 right after.
         let packed_channel = |half: usize| (0..9).map(|p| packed[((p / 8) * 8 + p % 8) * 2 + half]).collect::<Vec<_>>();
@@ -607,10 +606,9 @@ mod tests {
         let (depth, cols) = (8, raw.len() / 8);
         for qd in grids {
             let dequantized: Vec<f32> = raw.iter().map(|&v| qd.apply(v)).collect();
-            let (scale, lo, hi) = qd.grid();
             for layout in [Layout::channels_first(cols), Layout::channels_last(depth)] {
-                let absorbed = pack_columns(&raw, depth, cols, layout, qd.multiplier, lo, hi);
-                let separate = pack_columns(&dequantized, depth, cols, layout, scale.recip(), lo, hi);
+                let absorbed = pack_columns(&raw, depth, cols, layout, &Grid::of_inputs(&qd));
+                let separate = pack_columns(&dequantized, depth, cols, layout, &Grid::of_outputs(&qd));
                 assert_eq!(absorbed, separate, "{qd:?} {layout:?}");
             }
         }

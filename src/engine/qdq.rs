@@ -17,16 +17,12 @@ use tract_onnx::tract_core::ops::quant::{DequantizeLinearF32, QuantizeLinearI8, 
 /// Identical to tract's two ops except where `x * multiplier` is beyond ±2^31 (or infinite):
 /// tract's i32 arithmetic wraps there, this saturates, as ONNX and onnxruntime do.
 #[derive(Debug, Clone, PartialEq)]
+/// Its parameters and formula are the ones the int8 matrix product's epilogue applies too.
 pub struct QuantDequant(pub(crate) Requantize);
 
 impl Eq for QuantDequant {}
 
 impl QuantDequant {
-    /// Its parameters and formula, which the int8 matrix product's epilogue applies too.
-    pub(crate) fn as_requantize(&self) -> Requantize {
-        self.0.clone()
-    }
-
     fn apply(&self, values: &mut [f32]) {
         // Four lanes at a time with wasm SIMD intrinsics, so the speed does not depend on the
         // optimizer vectorizing the loop (the shipped build optimizes most crates for size).
@@ -147,8 +143,7 @@ mod tests {
             (-40000..40000).map(|i| i as f32 * 0.000_117_5).chain([f32::NAN, 1e6, -1e6, f32::INFINITY, 0.5]).collect();
         let mut fused = values.clone();
         op.apply(&mut fused);
-        let requantize = op.as_requantize();
-        let epilogue: Vec<f32> = values.iter().map(|&v| requantize.apply(v)).collect();
+        let epilogue: Vec<f32> = values.iter().map(|&v| op.0.apply(v)).collect();
         assert_eq!(fused, epilogue);
     }
 }
