@@ -13,6 +13,8 @@
 //! - activations: columns in panels of 8: `[panel][pair][column 0..8][2]`.
 //!   Missing rows, columns and the odd channel are zeros, so every tile is a full 8x8.
 
+use tract_onnx::tract_core::internal::{multithread, TractResult};
+
 /// Rows and columns per tile.
 const TILE: usize = 8;
 
@@ -46,6 +48,14 @@ impl PackedWeights {
         }
         PackedWeights { rows, pairs, data }
     }
+
+    /// How many units of work [`gemm`] divides `cols` columns into: one unit is one panel of 8
+    /// rows over one block of 64 columns. Threads split units, not row panels, because Lite0's
+    /// narrowest layers (24 or 40 output channels at 56x56 and 28x28) have 3 or 5 row panels:
+    /// split between two threads, one would do twice or 1.5x the other's share.
+    pub(crate) fn work_units(&self, cols: usize) -> usize {
+        self.rows / TILE * panels(cols).div_ceil(BLOCK_PANELS)
+    }
 }
 
 fn panels(n: usize) -> usize {
@@ -72,28 +82,41 @@ impl Layout {
 
 /// Quantizes `x` (`depth` channels x `cols` columns in `layout`, any f32) to
 /// `round_half_even(x * multiplier)` clamped to `[lo, hi]`, in the kernel's column layout. NaN
-/// becomes 0, infinities saturate.
-pub(crate) fn pack_columns(x: &[f32], depth: usize, cols: usize, layout: Layout, grid: &Grid) -> Vec<i16> {
+/// becomes 0, infinities saturate. Column panels are independent, so the threaded build packs
+/// them on its pool: serial, packing would leave the other threads waiting.
+pub(crate) fn pack_columns(x: &[f32], depth: usize, cols: usize, layout: Layout, grid: &Grid) -> TractResult<Vec<i16>> {
     assert!(
         depth == 0 || cols == 0 || (depth - 1) * layout.channel_stride + (cols - 1) * layout.column_stride < x.len()
     );
+    let panel_len = depth.div_ceil(2) * TILE * 2;
+    let mut packed = vec![0i16; panels(cols) * panel_len];
+    if !packed.is_empty() {
+        multithread::par_chunks_mut(&mut packed, panel_len, depth * cols, |first, part| {
+            pack_panels(x, depth, cols, layout, grid, first, part);
+            Ok(())
+        })?;
+    }
+    Ok(packed)
+}
+
+/// [`pack_columns`] for the column panels from `first` on that `packed` has room for.
+fn pack_panels(x: &[f32], depth: usize, cols: usize, layout: Layout, grid: &Grid, first: usize, packed: &mut [i16]) {
     let pairs = depth.div_ceil(2);
-    let mut packed = vec![0i16; panels(cols) * pairs * TILE * 2];
-    // SIMD packs a block of whole panels and channel pairs (or blocks of 8 channels); the scalar
-    // loop packs what is left.
+    let (start, end) = (first * TILE, cols.min(first * TILE + packed.len() / 2 / pairs));
+    // SIMD packs whole panels and channel pairs (or blocks of 8 channels), up to column
+    // `simd_end`; the scalar loop packs what is left.
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    let (channels_done, cols_done) = simd::pack(x, depth, cols, layout, grid, &mut packed);
+    let (channels_done, simd_end) = simd::pack(x, depth, end, layout, grid, first, packed);
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    let (channels_done, cols_done) = (0, 0);
+    let (channels_done, simd_end) = (0, 0);
     for c in 0..depth {
         let (pair, half) = (c / 2, c % 2);
-        let first = if c < channels_done { cols_done } else { 0 };
-        for p in first..cols {
+        let from = if c < channels_done { start.max(simd_end) } else { start };
+        for p in from..end {
             let q = grid.quantize(x[c * layout.channel_stride + p * layout.column_stride]);
-            packed[((p / TILE * pairs + pair) * TILE + p % TILE) * 2 + half] = q;
+            packed[(((p / TILE - first) * pairs + pair) * TILE + p % TILE) * 2 + half] = q;
         }
     }
-    packed
 }
 
 /// Rounds `|y| <= 2^22` to the nearest integer, ties to even, with two adds (the default float
@@ -163,18 +186,20 @@ mod simd {
         ]
     }
 
-    /// Packs whole column panels for the channels it can take in blocks (pairs when channels
-    /// come first, 8 channels when they come last). Returns (channels, columns) packed.
+    /// Packs whole column panels from panel `first` to column `end` (`packed` starts at
+    /// `first`), for the channels it can take in blocks (pairs when channels come first, 8
+    /// channels when they come last). Returns the channels packed and the column packing stopped at.
     pub(super) fn pack(
         x: &[f32],
         depth: usize,
-        cols: usize,
+        end: usize,
         layout: Layout,
         grid: &Grid,
+        first: usize,
         packed: &mut [i16],
     ) -> (usize, usize) {
         let pairs = depth.div_ceil(2);
-        let full = cols / TILE;
+        let full = end / TILE;
         let load = |c: usize, p: usize| {
             let at = c * layout.channel_stride + p * layout.column_stride;
             assert!(at + 4 <= x.len());
@@ -182,7 +207,7 @@ mod simd {
             unsafe { v128_load(x.as_ptr().add(at) as *const v128) }
         };
         let mut store = |pair: usize, panel: usize, half: usize, v: v128| {
-            let at = ((panel * pairs + pair) * TILE + 4 * half) * 2;
+            let at = (((panel - first) * pairs + pair) * TILE + 4 * half) * 2;
             assert!(at + 8 <= packed.len());
             // SAFETY: in bounds (asserted); wasm stores need no alignment.
             unsafe { v128_store(packed.as_mut_ptr().add(at) as *mut v128, v) }
@@ -191,7 +216,7 @@ mod simd {
             // Channels first: two rows of 8 columns become 8 (even, odd) pairs.
             let channels = depth / 2 * 2;
             for pair in 0..channels / 2 {
-                for panel in 0..full {
+                for panel in first..full {
                     let row = |c: usize| {
                         let (lo, hi) = (load(c, panel * TILE), load(c, panel * TILE + 4));
                         i16x8_narrow_i32x4(grid.quantize4(lo), grid.quantize4(hi))
@@ -207,7 +232,7 @@ mod simd {
             // transposed give each pair's 4 columns.
             let channels = depth / TILE * TILE;
             for block in (0..channels).step_by(TILE) {
-                for panel in 0..full {
+                for panel in first..full {
                     for half in 0..2 {
                         let column = |t: usize| {
                             let p = panel * TILE + 4 * half + t;
@@ -228,7 +253,7 @@ mod simd {
 }
 
 /// The output tensor, written tile by tile, possibly from several threads at once (each writes
-/// the rows of its own panels, so writes never overlap).
+/// its own units of work, so writes never overlap).
 pub(crate) struct Output<'a> {
     values: *mut f32,
     len: usize,
@@ -236,7 +261,7 @@ pub(crate) struct Output<'a> {
     _borrow: std::marker::PhantomData<&'a mut [f32]>,
 }
 
-// SAFETY: `gemm` calls on different threads write disjoint row panels (its contract).
+// SAFETY: `gemm` calls on different threads write disjoint units (its contract).
 unsafe impl Send for Output<'_> {}
 unsafe impl Sync for Output<'_> {}
 
@@ -246,41 +271,47 @@ impl<'a> Output<'a> {
     }
 }
 
-/// `out[k][p] = epilogue(sum_c w[k][c] * x[c][p])` for the rows of the panels `row_panels` (8
-/// rows each). Every row of these panels must exist in `out` and `epilogue` (checked).
+/// `out[k][p] = epilogue(sum_c w[k][c] * x[c][p])` for the units of work `units` (see
+/// [`PackedWeights::work_units`]; numbered block by block, each block's row panels in order).
+/// `w`'s rows must be whole panels of 8, and every row must exist in `out` and `epilogue`
+/// (checked).
 ///
 /// # Safety
-/// Calls that run at the same time on the same `out` must pass disjoint `row_panels`.
+/// Calls that run at the same time on the same `out` must pass disjoint `units`.
 pub(crate) unsafe fn gemm(
     w: &PackedWeights,
     x: &[i16],
     cols: usize,
     epilogue: &Epilogue,
-    row_panels: std::ops::Range<usize>,
+    units: std::ops::Range<usize>,
     out: &Output,
 ) {
     let panel_len = w.pairs * TILE * 2;
     assert_eq!(x.len(), panels(cols) * panel_len);
-    let end_row = row_panels.end * TILE;
-    assert!(end_row <= w.rows && end_row <= epilogue.scale.len() && end_row <= epilogue.bias.len());
+    assert!(w.rows % TILE == 0 && units.end <= w.work_units(cols));
+    assert!(w.rows <= epilogue.scale.len() && w.rows <= epilogue.bias.len());
     let layout = out.layout;
     assert!(
-        cols == 0
-            || row_panels.is_empty()
-            || (end_row - 1) * layout.channel_stride + (cols - 1) * layout.column_stride < out.len
+        cols == 0 || w.rows == 0 || (w.rows - 1) * layout.channel_stride + (cols - 1) * layout.column_stride < out.len
     );
     // Channels-last outputs: the tile is computed transposed (columns as its rows, channels as
     // its columns), so each column's 8 channels are stored as two contiguous vectors, not
     // through 4x4 transposes. In wasm Lite0's expanding convolutions, more than half of the
     // op's time, have such outputs.
     let transposed = layout.channel_stride == 1 && layout.column_stride > 1;
-    // Columns in blocks, every row panel of this call over one block before the next: the
-    // block's activations stay in cache, and with channels last each pixel's channels are
-    // written close together in time instead of one panel's 32 bytes per pass over the image.
-    let col_panels = panels(cols);
-    for block in (0..col_panels).step_by(BLOCK_PANELS) {
-        let block = block..col_panels.min(block + BLOCK_PANELS);
-        for panel in row_panels.clone() {
+    // Columns in blocks, every row panel over one block before the next: the block's
+    // activations stay in cache, and with channels last each pixel's channels are written close
+    // together in time instead of one panel's 32 bytes per pass over the image.
+    let (row_panels, col_panels) = (w.rows / TILE, panels(cols));
+    if units.is_empty() {
+        return;
+    }
+    for block_index in units.start / row_panels..=(units.end - 1) / row_panels {
+        let first_unit = block_index * row_panels;
+        let row_panel_range =
+            units.start.max(first_unit) - first_unit..units.end.min(first_unit + row_panels) - first_unit;
+        let block = block_index * BLOCK_PANELS..col_panels.min((block_index + 1) * BLOCK_PANELS);
+        for panel in row_panel_range {
             let a = &w.data[panel * panel_len..][..panel_len];
             let rows = panel * TILE..panel * TILE + TILE;
             let epilogue = Epilogue {
@@ -301,7 +332,7 @@ pub(crate) unsafe fn gemm(
                     let (row_stride, col_stride) = (layout.channel_stride, layout.column_stride);
                     (a, b, Dest { origin, row_stride, col_stride, rows: TILE, cols: width })
                 };
-                // SAFETY: as above; this call owns these rows (the caller's contract).
+                // SAFETY: as above; this call owns these units (the caller's contract).
                 unsafe { tile_8x8(w.pairs, a, b, &epilogue, transposed, &dest) };
             }
         }
@@ -552,11 +583,12 @@ mod tests {
                     }
                 }
                 let grid = Grid { multiplier: 1.0 / scale, lo: -255.0, hi: 255.0 };
-                let columns = pack_columns(&x, depth, cols, in_layout, &grid);
+                let columns = pack_columns(&x, depth, cols, in_layout, &grid).unwrap();
                 let mut out = vec![f32::NAN; rows * cols];
-                let panels = rows / 8;
-                // In two calls, as two threads would split it.
-                for part in [0..panels / 2, panels / 2..panels] {
+                // In three calls, as threads would split it: the first ends inside a block
+                // whenever there are several row panels.
+                let units = packed.work_units(cols);
+                for part in [0..1, 1..units / 2 + 1, units / 2 + 1..units] {
                     let epilogue = Epilogue { scale: &row_scale, bias: &bias, requantize };
                     // SAFETY: one call at a time.
                     unsafe { gemm(&packed, &columns, cols, &epilogue, part, &Output::new(&mut out, out_layout)) };
@@ -582,12 +614,35 @@ mod tests {
         let channel = [0.5f32, -0.5, 1000.0, -1000.0, f32::NAN, 0.25, 0.75, -0.75, 1.0];
         let x: Vec<f32> = channel.iter().chain(&channel).copied().collect();
         let packed =
-            pack_columns(&x, 2, 9, Layout::channels_first(9), &Grid { multiplier: 2.0, lo: -128.0, hi: 127.0 });
+            pack_columns(&x, 2, 9, Layout::channels_first(9), &Grid { multiplier: 2.0, lo: -128.0, hi: 127.0 })
+                .unwrap();
         let want = [1i16, -1, 127, -128, 0, 0, 2, -2, 2];
         // Channel 0 of column p is at ((p / 8) * 1 pair * 8 + p % 8) * 2, channel 1 right after.
         let packed_channel = |half: usize| (0..9).map(|p| packed[((p / 8) * 8 + p % 8) * 2 + half]).collect::<Vec<_>>();
         assert_eq!(packed_channel(0), want);
         assert_eq!(packed_channel(1), want);
+    }
+
+    /// Packed in parts, as the threaded build's pool packs column panels, the panels are the
+    /// same as packed whole: parts that start past panel 0, and a last part with the partial panel.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn packing_in_parts_matches_packing_whole() {
+        let grid = Grid { multiplier: 1.0 / 0.07, lo: -128.0, hi: 127.0 };
+        for (depth, cols) in [(16usize, 45usize), (7, 41), (24, 40)] {
+            let x: Vec<f32> = (0..depth * cols).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.05).collect();
+            for layout in [Layout::channels_first(cols), Layout::channels_last(depth)] {
+                let whole = pack_columns(&x, depth, cols, layout, &grid).unwrap();
+                let panel_len = depth.div_ceil(2) * TILE * 2;
+                let mut parts = vec![i16::MIN; whole.len()];
+                for (first, n) in [(0, 1), (1, 2), (3, panels(cols) - 3)] {
+                    let part = &mut parts[first * panel_len..(first + n) * panel_len];
+                    part.fill(0);
+                    pack_panels(&x, depth, cols, layout, &grid, first, part);
+                }
+                assert_eq!(parts, whole, "{depth}x{cols} {layout:?}");
+            }
+        }
     }
 
     /// Packing raw values with a quantize -> dequantize's multiplier and range (zero point
@@ -607,8 +662,8 @@ mod tests {
         for qd in grids {
             let dequantized: Vec<f32> = raw.iter().map(|&v| qd.apply(v)).collect();
             for layout in [Layout::channels_first(cols), Layout::channels_last(depth)] {
-                let absorbed = pack_columns(&raw, depth, cols, layout, &Grid::of_inputs(&qd));
-                let separate = pack_columns(&dequantized, depth, cols, layout, &Grid::of_outputs(&qd));
+                let absorbed = pack_columns(&raw, depth, cols, layout, &Grid::of_inputs(&qd)).unwrap();
+                let separate = pack_columns(&dequantized, depth, cols, layout, &Grid::of_outputs(&qd)).unwrap();
                 assert_eq!(absorbed, separate, "{qd:?} {layout:?}");
             }
         }
