@@ -140,10 +140,14 @@ async function latency(browser, base, list, { ortThreads, builds }) {
     const times = await page.evaluate(([e, m, o]) => bench.latency(e, m, o), [engines, model, { warmup: WARMUP, runs: RUNS }]);
     const agreement = {};
     if (ortThreads) for (const b of builds) agreement[b] = await page.evaluate(([m, b]) => bench.agreement(m, b), [model, b]);
-    const profile = ortThreads === 1 ? await page.evaluate(([m, n]) => bench.profile(m, n), [model, SMOKE ? 2 : 10]) : undefined;
+    // By operator: the simd128 build beside onnxruntime-web; with the threads build beside it,
+    // both, so the threads table shows which operators gain from the second thread.
+    const profiled = ortThreads === 1 ? ['webinfer'] : ortThreads === 0 ? builds.filter((b) => b !== 'webinfer-relaxed') : [];
+    const profileByBuild = {};
+    for (const b of profiled) profileByBuild[b] = await page.evaluate(([m, n, b]) => bench.profile(m, n, b), [model, SMOKE ? 2 : 10, b]);
     const s = Object.fromEntries(engines.map((e) => [e, stats(times[e])]));
     const ratio = s.webinfer && s.ort ? s.webinfer.median / s.ort.median : null;
-    out.models[model.name] = { ...s, ratio, agreement: agreement.webinfer, agreementByBuild: agreement, profile };
+    out.models[model.name] = { ...s, ratio, agreement: agreement.webinfer, agreementByBuild: agreement, profile: profileByBuild.webinfer, profileByBuild };
     const ort = ortThreads ? `ort ${ortThreads} thread${ortThreads > 1 ? 's' : ''}` : 'ort not loaded';
     console.log(`${model.name} (${ort}): ${engines.map((e) => `${e} ${s[e].median.toFixed(2)} ms`).join(', ')}`);
   }
@@ -268,6 +272,17 @@ function markdown(r) {
     for (const [name, m] of Object.entries(r.latencyThreads.models)) {
       const rx = m['webinfer-relaxed'];
       add(`| ${name} | ${spread(m.webinfer)} | ${rx ? spread(rx) : '–'} | ${spread(m['webinfer-threads'])} | **${f2(speedUp(m))}x** | ${rx ? `${f2(rx.median / m['webinfer-threads'].median)}x` : '–'} |`);
+    }
+    add('', 'By operator, same page (ms per run, mean over the profiled runs; `Session.profile`, which times each node on the calling thread, so a node\'s speed-up is what the pool gave it):', '',
+      '| model | operator | nodes | simd128 | threads build | speed-up | share of the threads run |', '|---|---|---|---|---|---|---|');
+    for (const [name, m] of Object.entries(r.latencyThreads.models)) {
+      const single = Object.fromEntries((m.profileByBuild?.webinfer ?? []).map((o) => [o.op, o]));
+      const threaded = m.profileByBuild?.['webinfer-threads'] ?? [];
+      const total = threaded.reduce((a, o) => a + o.ms, 0);
+      for (const o of threaded.slice(0, 6)) {
+        const one = single[o.op];
+        add(`| ${name} | ${o.op} | ${o.nodes} | ${one ? f2(one.ms) : '–'} | ${f2(o.ms)} | ${one ? `${f2(one.ms / o.ms)}x` : '–'} | ${(100 * o.ms / total).toFixed(1)}% |`);
+      }
     }
   }
   if (r.latencyThreaded) {

@@ -51,6 +51,7 @@ function mainThreadWebinfer(key, moduleUrl, wasmUrl) {
       const outputs = state[key][model.name].run({ [model.inputName]: { data: input, dims: model.dims } });
       return outputs[model.outputName].data;
     },
+    profile: (model, input, runs) => state[key][model.name].profile({ [model.inputName]: { data: input, dims: model.dims } }, runs),
   };
 }
 
@@ -86,6 +87,8 @@ function workerWebinfer() {
       }
       return call('run', { model });
     },
+    // After a run: the worker profiles on the input it already has.
+    profile: (model, input, runs) => call('profile', { model, runs }),
   };
 }
 
@@ -164,10 +167,9 @@ window.bench = {
     return { maxAbsDiff, top1: { webinfer: argmax(a), ort: argmax(b) }, outputs: a.length };
   },
 
-  /** webinfer's time per run by kind of operator (Session.profile), slowest first. */
-  async profile(model, runs) {
-    const input = await makeInput(model);
-    return state.webinfer[model.name].profile({ [model.inputName]: { data: input, dims: model.dims } }, runs);
+  /** A webinfer build's time per run by kind of operator (Session.profile), slowest first. */
+  async profile(model, runs, engine = 'webinfer') {
+    return engines[engine].profile(model, await makeInput(model), runs);
   },
 
   memory(engine) {

@@ -24,6 +24,9 @@ const ops = {
     const outputs = sessions[model.name].run({ [model.inputName]: { data: inputs[model.name], dims: model.dims } });
     return outputs[model.outputName].data;
   },
+  profile({ model, runs }) {
+    return sessions[model.name].profile({ [model.inputName]: { data: inputs[model.name], dims: model.dims } }, runs);
+  },
 };
 
 self.onmessage = async ({ data: { id, op, args } }) => {

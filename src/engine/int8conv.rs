@@ -19,6 +19,7 @@ use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 
 use super::int8gemm::{self, round_half_even, Epilogue, Grid, Layout, Output, PackedWeights, Requantize};
+use super::parallel;
 use super::qdq::QuantDequant;
 
 /// A 1x1 convolution (with its bias) on quantized activations, as an int8 product.
@@ -79,25 +80,21 @@ impl EvalOp for Int8PointwiseConv {
         let in_layout =
             if self.input_channels_last { Layout::channels_last(channels) } else { Layout::channels_first(cols) };
         let input = input.try_as_plain_ram()?;
-        let columns = int8gemm::pack_columns(input.as_slice::<f32>()?, channels, cols, in_layout, &self.input_grid)?;
+        let columns = int8gemm::pack_columns(input.as_slice::<f32>()?, channels, cols, in_layout, &self.input_grid);
 
         let out_shape = self.output_shape(spatial.iter().copied());
         // SAFETY: f32 has no invalid bit patterns, and `gemm` writes every element.
         let mut out = unsafe { Tensor::uninitialized::<f32>(&out_shape)? };
         {
             let mut plain = out.try_as_plain_ram_mut()?;
-            let (k, out_layout) = (self.out_channels, self.output_layout(cols));
+            let out_layout = self.output_layout(cols);
             let values = Output::new(plain.as_slice_mut::<f32>()?, out_layout);
             // The threaded build splits gemm's units of work (8 channels x 64 columns) over its pool.
-            let mut units: Vec<usize> = (0..self.weights.work_units(cols)).collect();
             let epilogue = Epilogue { scale: &self.row_scale, bias: &self.bias, requantize: self.requantize.as_ref() };
-            multithread::par_chunks_mut(&mut units, 1, k * channels * cols, |first, chunk| {
-                // SAFETY: `par_chunks_mut` hands each call its own range of units.
-                unsafe {
-                    int8gemm::gemm(&self.weights, &columns, cols, &epilogue, first..first + chunk.len(), &values)
-                };
-                Ok(())
-            })?;
+            parallel::split_units(self.weights.work_units(cols), |units| {
+                // SAFETY: `split_units` hands each unit to one call only.
+                unsafe { int8gemm::gemm(&self.weights, &columns, cols, &epilogue, units, &values) };
+            });
         }
         Ok(tvec!(out.into_tvalue()))
     }

@@ -13,7 +13,7 @@
 //! - activations: columns in panels of 8: `[panel][pair][column 0..8][2]`.
 //!   Missing rows, columns and the odd channel are zeros, so every tile is a full 8x8.
 
-use tract_onnx::tract_core::internal::{multithread, TractResult};
+use super::parallel;
 
 /// Rows and columns per tile.
 const TILE: usize = 8;
@@ -84,19 +84,18 @@ impl Layout {
 /// `round_half_even(x * multiplier)` clamped to `[lo, hi]`, in the kernel's column layout. NaN
 /// becomes 0, infinities saturate. Column panels are independent, so the threaded build packs
 /// them on its pool: serial, packing would leave the other threads waiting.
-pub(crate) fn pack_columns(x: &[f32], depth: usize, cols: usize, layout: Layout, grid: &Grid) -> TractResult<Vec<i16>> {
+pub(crate) fn pack_columns(x: &[f32], depth: usize, cols: usize, layout: Layout, grid: &Grid) -> Vec<i16> {
     assert!(
         depth == 0 || cols == 0 || (depth - 1) * layout.channel_stride + (cols - 1) * layout.column_stride < x.len()
     );
     let panel_len = depth.div_ceil(2) * TILE * 2;
     let mut packed = vec![0i16; panels(cols) * panel_len];
     if !packed.is_empty() {
-        multithread::par_chunks_mut(&mut packed, panel_len, depth * cols, |first, part| {
-            pack_panels(x, depth, cols, layout, grid, first, part);
-            Ok(())
-        })?;
+        parallel::split_chunks_mut(&mut packed, panel_len, |first, part| {
+            pack_panels(x, depth, cols, layout, grid, first, part)
+        });
     }
-    Ok(packed)
+    packed
 }
 
 /// [`pack_columns`] for the column panels from `first` on that `packed` has room for.
@@ -583,7 +582,7 @@ mod tests {
                     }
                 }
                 let grid = Grid { multiplier: 1.0 / scale, lo: -255.0, hi: 255.0 };
-                let columns = pack_columns(&x, depth, cols, in_layout, &grid).unwrap();
+                let columns = pack_columns(&x, depth, cols, in_layout, &grid);
                 let mut out = vec![f32::NAN; rows * cols];
                 // In three calls, as threads would split it: the first ends inside a block
                 // whenever there are several row panels.
@@ -614,8 +613,7 @@ mod tests {
         let channel = [0.5f32, -0.5, 1000.0, -1000.0, f32::NAN, 0.25, 0.75, -0.75, 1.0];
         let x: Vec<f32> = channel.iter().chain(&channel).copied().collect();
         let packed =
-            pack_columns(&x, 2, 9, Layout::channels_first(9), &Grid { multiplier: 2.0, lo: -128.0, hi: 127.0 })
-                .unwrap();
+            pack_columns(&x, 2, 9, Layout::channels_first(9), &Grid { multiplier: 2.0, lo: -128.0, hi: 127.0 });
         let want = [1i16, -1, 127, -128, 0, 0, 2, -2, 2];
         // Channel 0 of column p is at ((p / 8) * 1 pair * 8 + p % 8) * 2, channel 1 right after.
         let packed_channel = |half: usize| (0..9).map(|p| packed[((p / 8) * 8 + p % 8) * 2 + half]).collect::<Vec<_>>();
@@ -632,7 +630,7 @@ mod tests {
         for (depth, cols) in [(16usize, 45usize), (7, 41), (24, 40)] {
             let x: Vec<f32> = (0..depth * cols).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.05).collect();
             for layout in [Layout::channels_first(cols), Layout::channels_last(depth)] {
-                let whole = pack_columns(&x, depth, cols, layout, &grid).unwrap();
+                let whole = pack_columns(&x, depth, cols, layout, &grid);
                 let panel_len = depth.div_ceil(2) * TILE * 2;
                 let mut parts = vec![i16::MIN; whole.len()];
                 for (first, n) in [(0, 1), (1, 2), (3, panels(cols) - 3)] {
@@ -662,8 +660,8 @@ mod tests {
         for qd in grids {
             let dequantized: Vec<f32> = raw.iter().map(|&v| qd.apply(v)).collect();
             for layout in [Layout::channels_first(cols), Layout::channels_last(depth)] {
-                let absorbed = pack_columns(&raw, depth, cols, layout, &Grid::of_inputs(&qd)).unwrap();
-                let separate = pack_columns(&dequantized, depth, cols, layout, &Grid::of_outputs(&qd)).unwrap();
+                let absorbed = pack_columns(&raw, depth, cols, layout, &Grid::of_inputs(&qd));
+                let separate = pack_columns(&dequantized, depth, cols, layout, &Grid::of_outputs(&qd));
                 assert_eq!(absorbed, separate, "{qd:?} {layout:?}");
             }
         }

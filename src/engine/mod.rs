@@ -12,6 +12,7 @@ mod inspect;
 mod int8conv;
 mod int8gemm;
 mod model;
+mod parallel;
 mod plan;
 mod qdq;
 mod rewrite;

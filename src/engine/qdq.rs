@@ -8,7 +8,7 @@
 use tract_onnx::prelude::*;
 
 use super::int8gemm::Requantize;
-use tract_onnx::tract_core::internal::multithread;
+use super::parallel;
 use tract_onnx::tract_core::ops::element_wise::{ElementWiseMiniOp, ElementWiseOp};
 use tract_onnx::tract_core::ops::quant::{DequantizeLinearF32, QuantizeLinearI8, QuantizeLinearU8};
 
@@ -54,13 +54,10 @@ impl ElementWiseMiniOp for QuantDequant {
     fn eval_in_place(&self, t: &mut Tensor, _out_dt: Option<DatumType>) -> TractResult<()> {
         let mut plain = t.try_as_plain_ram_mut()?;
         let values = plain.as_slice_mut::<f32>()?;
-        let len = values.len();
-        // Split across threads like tract's own element-wise ops (the threaded wasm build; inline
-        // elsewhere). Element-wise, so any split gives the same numbers.
-        multithread::par_chunks_mut(values, 1, len, |_, chunk| {
-            self.apply(chunk);
-            Ok(())
-        })
+        // Split across the threaded build's pool (inline elsewhere), in chunks big enough to be
+        // worth a hand-over. Element-wise, so any split gives the same numbers.
+        parallel::split_chunks_mut(values, 4096, |_, chunk| self.apply(chunk));
+        Ok(())
     }
 
     fn info(&self) -> TractResult<Vec<String>> {

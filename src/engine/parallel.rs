@@ -1,0 +1,120 @@
+//! Independent units of work split over the threaded build's pool, with waits that spin.
+//!
+//! Why not tract's `multithread::par_chunks_mut` (rayon's `join` underneath): the thread that
+//! splits the work waits for the last part in rayon's idle loop, which after 32 empty rounds (a
+//! no-op yield each in wasm, so almost at once) sleeps on `Atomics.wait` and pays a wake-up
+//! when the part is done. In the browser that is a wake-up per operator.
+
+use std::ops::Range;
+
+/// Runs `work` over `0..units`, in parts, on every thread of the pool when the build has one;
+/// at once on this thread otherwise. Each unit is in exactly one call of `work`.
+pub(crate) fn split_units(units: usize, work: impl Fn(Range<usize>) + Sync) {
+    #[cfg(all(target_arch = "wasm32", feature = "threads"))]
+    {
+        use tract_linalg::multithread::{current_tract_executor, Executor};
+        // Only once `startThreads` made the pool tract's executor, as tract's own ops: asked
+        // earlier, rayon would settle for a pool of the calling thread alone, for good.
+        if matches!(current_tract_executor(), Executor::RayonGlobal) && units > 1 {
+            let threads = rayon::current_num_threads();
+            if threads > 1 {
+                return spin_split(units, threads, &work);
+            }
+        }
+    }
+    work(0..units)
+}
+
+/// [`split_units`] over the chunks of `values` (`chunk_len` each, the last one shorter):
+/// `work(first chunk, values of its chunks)`, like tract's `multithread::par_chunks_mut`.
+pub(crate) fn split_chunks_mut<T: Send>(values: &mut [T], chunk_len: usize, work: impl Fn(usize, &mut [T]) + Sync) {
+    assert!(chunk_len > 0);
+    let len = values.len();
+    let base = SharedMut(values.as_mut_ptr());
+    split_units(len.div_ceil(chunk_len), |chunks| {
+        let (start, end) = (chunks.start * chunk_len, len.min(chunks.end * chunk_len));
+        // SAFETY: each chunk goes to one call only, so the parts are disjoint; they lie within
+        // `values`, whose borrow outlives every call.
+        let part = unsafe { std::slice::from_raw_parts_mut(base.get().add(start), end - start) };
+        work(chunks.start, part)
+    })
+}
+
+/// A pointer to values that calls on several threads write in disjoint parts.
+struct SharedMut<T>(*mut T);
+
+// SAFETY: only `split_chunks_mut` makes one, and it hands out disjoint parts.
+unsafe impl<T: Send> Send for SharedMut<T> {}
+unsafe impl<T: Send> Sync for SharedMut<T> {}
+
+impl<T> SharedMut<T> {
+    /// A method, so that closures capture the wrapper (`Sync`), not its raw pointer field.
+    fn get(&self) -> *mut T {
+        self.0
+    }
+}
+
+/// Every pool thread takes parts from a shared counter; the caller also works, then spins
+/// until the last part is done instead of sleeping. Inferences run on the pool (`web::threads`);
+/// called from outside it, rayon runs this on the pool while the caller blocks.
+#[cfg(any(all(target_arch = "wasm32", feature = "threads"), all(test, not(target_arch = "wasm32"))))]
+fn spin_split(units: usize, threads: usize, work: &(impl Fn(Range<usize>) + Sync)) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // Parts small enough that no thread waits long for another's last one.
+    let grain = units.div_ceil(threads * 8);
+    let next = AtomicUsize::new(0);
+    let finished = AtomicUsize::new(0);
+    let take = || loop {
+        let start = next.fetch_add(grain, Ordering::Relaxed);
+        if start >= units {
+            break;
+        }
+        let end = units.min(start + grain);
+        work(start..end);
+        finished.fetch_add(end - start, Ordering::Release);
+    };
+    rayon::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(|_| take());
+        }
+        take();
+        while finished.load(Ordering::Acquire) < units {
+            std::hint::spin_loop();
+        }
+    });
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// On a real pool of 3 threads (as the threaded wasm build runs it), every unit is worked
+    /// on exactly once, whatever the split, including fewer units than parts.
+    #[test]
+    fn every_unit_once_on_a_pool() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        for units in [2usize, 3, 7, 24, 1000, 4099] {
+            let seen: Vec<AtomicU32> = (0..units).map(|_| AtomicU32::new(0)).collect();
+            pool.install(|| {
+                spin_split(units, rayon::current_num_threads(), &|range: Range<usize>| {
+                    range.for_each(|u| {
+                        seen[u].fetch_add(1, Ordering::Relaxed);
+                    })
+                })
+            });
+            assert!(seen.iter().all(|n| n.load(Ordering::Relaxed) == 1), "{units} units");
+        }
+    }
+
+    #[test]
+    fn chunks_cover_the_values_in_order() {
+        let mut values = vec![0u32; 10];
+        split_chunks_mut(&mut values, 3, |first, part| {
+            for (i, v) in part.iter_mut().enumerate() {
+                *v = (first * 3 + i) as u32;
+            }
+        });
+        assert_eq!(values, (0..10).collect::<Vec<u32>>());
+    }
+}
