@@ -208,7 +208,7 @@ fn int8_form(
         return Ok(None);
     };
     let (out_channels, in_channels) = (kernel.shape()[0], kernel.shape()[1]);
-    // Output rows are split in panels of 8 (threads, the kernel's tile): whole panels only.
+    // The kernel's tile and its units of work take output rows in whole panels of 8.
     if kernel.datum_type() != f32::datum_type()
         || out_channels % 8 != 0
         || model.outlet_fact(node.inputs[0])?.datum_type != f32::datum_type()

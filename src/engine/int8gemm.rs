@@ -98,7 +98,8 @@ pub(crate) fn pack_columns(x: &[f32], depth: usize, cols: usize, layout: Layout,
     packed
 }
 
-/// [`pack_columns`] for the column panels from `first` on that `packed` has room for.
+/// [`pack_columns`] for the column panels from `first` on that `packed` has room for (whole
+/// panels, zeroed: padding is left as it is).
 fn pack_panels(x: &[f32], depth: usize, cols: usize, layout: Layout, grid: &Grid, first: usize, packed: &mut [i16]) {
     let pairs = depth.div_ceil(2);
     let (start, end) = (first * TILE, cols.min(first * TILE + packed.len() / 2 / pairs));
@@ -298,7 +299,7 @@ pub(crate) unsafe fn gemm(
     // through 4x4 transposes. In wasm Lite0's expanding convolutions, more than half of the
     // op's time, have such outputs.
     let transposed = layout.channel_stride == 1 && layout.column_stride > 1;
-    // Columns in blocks, every row panel over one block before the next: the block's
+    // Columns in blocks, this call's row panels over one block before the next: the block's
     // activations stay in cache, and with channels last each pixel's channels are written close
     // together in time instead of one panel's 32 bytes per pass over the image.
     let (row_panels, col_panels) = (w.rows / TILE, panels(cols));
@@ -599,6 +600,38 @@ mod tests {
                         let expected = requantize.map_or(expected, |rq| rq.apply(expected));
                         let got = out[k * out_layout.channel_stride + p * out_layout.column_stride];
                         assert_eq!(got, expected, "{rows}x{depth}x{cols} {in_layout:?} {out_layout:?} at [{k}][{p}]");
+                    }
+                }
+            }
+        }
+    }
+
+    /// One unit of work writes its 8 rows x 64 columns and nothing else, in both output layouts:
+    /// what lets threads run different units at once. 137 columns: a partial last block.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn each_unit_writes_only_its_own_area() {
+        let (rows, depth, cols) = (24usize, 5usize, 137usize);
+        let w: Vec<i16> = (0..rows * depth).map(|i| (i % 7) as i16 - 3).collect();
+        let packed = PackedWeights::new(&w, rows, depth);
+        let x = vec![0.5f32; depth * cols];
+        let grid = Grid { multiplier: 2.0, lo: -255.0, hi: 255.0 };
+        let columns = pack_columns(&x, depth, cols, Layout::channels_first(cols), &grid);
+        let (scale, bias) = (vec![1.0f32; rows], vec![0.0f32; rows]);
+        let epilogue = Epilogue { scale: &scale, bias: &bias, requantize: None };
+        let row_panels = rows / TILE;
+        assert_eq!(packed.work_units(cols), row_panels * 3);
+        for layout in [Layout::channels_first(cols), Layout::channels_last(rows)] {
+            for unit in 0..packed.work_units(cols) {
+                let mut out = vec![f32::NAN; rows * cols];
+                // SAFETY: one call at a time.
+                unsafe { gemm(&packed, &columns, cols, &epilogue, unit..unit + 1, &Output::new(&mut out, layout)) };
+                let (block, panel) = (unit / row_panels, unit % row_panels);
+                for k in 0..rows {
+                    for p in 0..cols {
+                        let mine = k / TILE == panel && p / (TILE * BLOCK_PANELS) == block;
+                        let written = !out[k * layout.channel_stride + p * layout.column_stride].is_nan();
+                        assert_eq!(written, mine, "unit {unit} {layout:?} at [{k}][{p}]");
                     }
                 }
             }

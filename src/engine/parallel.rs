@@ -22,6 +22,12 @@ pub(crate) fn split_units(units: usize, work: impl Fn(Range<usize>) + Sync) {
             }
         }
     }
+    // The native tests run the same split on a real pool (inside `ThreadPool::install` only:
+    // nothing else in the tests runs on one).
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    if rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1 && units > 1 {
+        return spin_split(units, rayon::current_num_threads(), &work);
+    }
     work(0..units)
 }
 
@@ -70,8 +76,9 @@ fn spin_split(units: usize, threads: usize, work: &(impl Fn(Range<usize>) + Sync
             break;
         }
         let end = units.min(start + grain);
+        // Counted even if `work` panics, so the caller's spin ends and rayon passes the panic on.
+        let _done = Done { finished: &finished, units: end - start };
         work(start..end);
-        finished.fetch_add(end - start, Ordering::Release);
     };
     rayon::scope(|scope| {
         for _ in 1..threads {
@@ -82,6 +89,20 @@ fn spin_split(units: usize, threads: usize, work: &(impl Fn(Range<usize>) + Sync
             std::hint::spin_loop();
         }
     });
+}
+
+/// Adds a part's units to the finished count when dropped: after its work, or while unwinding.
+#[cfg(any(all(target_arch = "wasm32", feature = "threads"), all(test, not(target_arch = "wasm32"))))]
+struct Done<'a> {
+    finished: &'a std::sync::atomic::AtomicUsize,
+    units: usize,
+}
+
+#[cfg(any(all(target_arch = "wasm32", feature = "threads"), all(test, not(target_arch = "wasm32"))))]
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        self.finished.fetch_add(self.units, std::sync::atomic::Ordering::Release);
+    }
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -97,7 +118,7 @@ mod tests {
         for units in [2usize, 3, 7, 24, 1000, 4099] {
             let seen: Vec<AtomicU32> = (0..units).map(|_| AtomicU32::new(0)).collect();
             pool.install(|| {
-                spin_split(units, rayon::current_num_threads(), &|range: Range<usize>| {
+                split_units(units, |range: Range<usize>| {
                     range.for_each(|u| {
                         seen[u].fetch_add(1, Ordering::Relaxed);
                     })
@@ -107,14 +128,37 @@ mod tests {
         }
     }
 
+    /// Chunks in parts on a pool: each part starts at its first chunk's values, the last chunk
+    /// is short. Also inline, off the pool.
     #[test]
     fn chunks_cover_the_values_in_order() {
-        let mut values = vec![0u32; 10];
-        split_chunks_mut(&mut values, 3, |first, part| {
-            for (i, v) in part.iter_mut().enumerate() {
-                *v = (first * 3 + i) as u32;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        for on_pool in [true, false] {
+            let mut values = vec![u32::MAX; 100];
+            let fill = |values: &mut [u32]| {
+                split_chunks_mut(values, 3, |first, part| {
+                    assert!(part.len() % 3 == 0 || first * 3 + part.len() == 100);
+                    for (i, v) in part.iter_mut().enumerate() {
+                        *v = (first * 3 + i) as u32;
+                    }
+                })
+            };
+            if on_pool {
+                pool.install(|| fill(&mut values));
+            } else {
+                fill(&mut values);
             }
-        });
-        assert_eq!(values, (0..10).collect::<Vec<u32>>());
+            assert_eq!(values, (0..100).collect::<Vec<u32>>());
+        }
+    }
+
+    /// A panicking part ends the split with that panic instead of leaving the caller spinning.
+    #[test]
+    fn a_panic_in_a_part_reaches_the_caller() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.install(|| split_units(64, |range| assert!(!range.contains(&40), "unit 40")))
+        }));
+        assert!(result.is_err());
     }
 }
