@@ -39,13 +39,16 @@ async fn open() -> Result<Cache, String> {
 }
 
 thread_local! {
-    /// Writes started by `put_in_background` and not yet awaited by `settled`.
+    /// Writes started by `put_in_background` and not yet awaited by `model_cache_settled`.
     static PENDING: RefCell<Vec<Promise>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Waits for every write this instance started: a read or a clear after a load must see the
-/// cache as that load left it.
-async fn settled() {
+/// Resolves once the models this module has loaded are written to the Cache API. `Session.create`
+/// does not wait for that write (it would delay the first inference by the time the browser takes
+/// to store the file); await this before relying on the cache, e.g. before going offline. Reads
+/// and clears here wait for it too: they must see the cache as the loads before them left it.
+#[wasm_bindgen(js_name = modelCacheSettled)]
+pub async fn model_cache_settled() {
     let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
     if !pending.is_empty() {
         // The writes never reject (failures are logged inside them).
@@ -53,17 +56,9 @@ async fn settled() {
     }
 }
 
-/// Resolves once the models this module has loaded are written to the Cache API. `Session.create`
-/// does not wait for that write (it would delay the first inference by the time the browser takes
-/// to store the file); await this before relying on the cache, e.g. before going offline.
-#[wasm_bindgen(js_name = modelCacheSettled)]
-pub async fn model_cache_settled() {
-    settled().await;
-}
-
 /// The cached bytes for `sha256`, re-verified; a damaged entry is deleted and reported as a miss.
 pub async fn get(sha256: &str) -> Option<Vec<u8>> {
-    settled().await;
+    model_cache_settled().await;
     let lookup = async {
         let cache = open().await?;
         let hit = await_js(cache.match_with_str(&cache_key(sha256))).await?;
@@ -108,7 +103,7 @@ pub fn put_in_background(sha256: &str, bytes: &[u8]) {
 /// Deletes every model webinfer has cached in this origin. Resolves to whether a cache existed.
 #[wasm_bindgen(js_name = clearModelCache)]
 pub async fn clear_model_cache() -> Result<bool, JsError> {
-    settled().await;
+    model_cache_settled().await;
     let deleted = await_js(storage().map_err(|e| JsError::new(&e))?.delete(CACHE_NAME))
         .await
         .map_err(|e| JsError::new(&format!("could not clear the model cache: {e}")))?;
