@@ -10,25 +10,29 @@ use std::ops::Range;
 /// Runs `work` over `0..units`, in parts, on every thread of the pool when the build has one;
 /// at once on this thread otherwise. Each unit is in exactly one call of `work`.
 pub(crate) fn split_units(units: usize, work: impl Fn(Range<usize>) + Sync) {
-    #[cfg(all(target_arch = "wasm32", feature = "threads"))]
-    {
-        use tract_linalg::multithread::{current_tract_executor, Executor};
-        // Only once `startThreads` made the pool tract's executor, as tract's own ops: asked
-        // earlier, rayon would settle for a pool of the calling thread alone, for good.
-        if matches!(current_tract_executor(), Executor::RayonGlobal) && units > 1 {
-            let threads = rayon::current_num_threads();
-            if threads > 1 {
-                return spin_split(units, threads, &work);
-            }
-        }
+    match pool_threads() {
+        #[cfg(any(all(target_arch = "wasm32", feature = "threads"), all(test, not(target_arch = "wasm32"))))]
+        Some(threads) if threads > 1 && units > 1 => spin::split(units, threads, &work),
+        _ => work(0..units),
     }
+}
+
+/// The size of the pool this thread may split work over, if any.
+fn pool_threads() -> Option<usize> {
+    // Only once `startThreads` made the pool tract's executor, as tract's own ops: asked
+    // earlier, rayon would settle for a pool of the calling thread alone, for good.
+    #[cfg(all(target_arch = "wasm32", feature = "threads"))]
+    return matches!(
+        tract_linalg::multithread::current_tract_executor(),
+        tract_linalg::multithread::Executor::RayonGlobal
+    )
+    .then(rayon::current_num_threads);
     // The native tests run the same split on a real pool (inside `ThreadPool::install` only:
     // nothing else in the tests runs on one).
     #[cfg(all(test, not(target_arch = "wasm32")))]
-    if rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1 && units > 1 {
-        return spin_split(units, rayon::current_num_threads(), &work);
-    }
-    work(0..units)
+    return rayon::current_thread_index().map(|_| rayon::current_num_threads());
+    #[allow(unreachable_code)]
+    None
 }
 
 /// [`split_units`] over the chunks of `values` (`chunk_len` each, the last one shorter):
@@ -60,48 +64,52 @@ impl<T> SharedMut<T> {
     }
 }
 
-/// Every pool thread takes parts from a shared counter; the caller also works, then spins
-/// until the last part is done instead of sleeping. Inferences run on the pool (`web::threads`);
-/// called from outside it, rayon runs this on the pool while the caller blocks.
+/// The spinning split, in the builds that have a pool to split over.
 #[cfg(any(all(target_arch = "wasm32", feature = "threads"), all(test, not(target_arch = "wasm32"))))]
-fn spin_split(units: usize, threads: usize, work: &(impl Fn(Range<usize>) + Sync)) {
+mod spin {
+    use std::ops::Range;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    // Parts small enough that no thread waits long for another's last one.
-    let grain = units.div_ceil(threads * 8);
-    let next = AtomicUsize::new(0);
-    let finished = AtomicUsize::new(0);
-    let take = || loop {
-        let start = next.fetch_add(grain, Ordering::Relaxed);
-        if start >= units {
-            break;
-        }
-        let end = units.min(start + grain);
-        // Counted even if `work` panics, so the caller's spin ends and rayon passes the panic on.
-        let _done = Done { finished: &finished, units: end - start };
-        work(start..end);
-    };
-    rayon::scope(|scope| {
-        for _ in 1..threads {
-            scope.spawn(|_| take());
-        }
-        take();
-        while finished.load(Ordering::Acquire) < units {
-            std::hint::spin_loop();
-        }
-    });
-}
 
-/// Adds a part's units to the finished count when dropped: after its work, or while unwinding.
-#[cfg(any(all(target_arch = "wasm32", feature = "threads"), all(test, not(target_arch = "wasm32"))))]
-struct Done<'a> {
-    finished: &'a std::sync::atomic::AtomicUsize,
-    units: usize,
-}
+    /// Every pool thread takes parts from a shared counter; the caller also works, then spins
+    /// until the last part is done instead of sleeping. Inferences run on the pool
+    /// (`web::threads`); called from outside it, rayon runs this on the pool while the caller
+    /// blocks.
+    pub(super) fn split(units: usize, threads: usize, work: &(impl Fn(Range<usize>) + Sync)) {
+        // Parts small enough that no thread waits long for another's last one.
+        let grain = units.div_ceil(threads * 8);
+        let next = AtomicUsize::new(0);
+        let finished = AtomicUsize::new(0);
+        let take = || loop {
+            let start = next.fetch_add(grain, Ordering::Relaxed);
+            if start >= units {
+                break;
+            }
+            let end = units.min(start + grain);
+            // Counted even if `work` panics, so the caller's spin ends and rayon passes the panic on.
+            let _done = Done { finished: &finished, units: end - start };
+            work(start..end);
+        };
+        rayon::scope(|scope| {
+            for _ in 1..threads {
+                scope.spawn(|_| take());
+            }
+            take();
+            while finished.load(Ordering::Acquire) < units {
+                std::hint::spin_loop();
+            }
+        });
+    }
 
-#[cfg(any(all(target_arch = "wasm32", feature = "threads"), all(test, not(target_arch = "wasm32"))))]
-impl Drop for Done<'_> {
-    fn drop(&mut self) {
-        self.finished.fetch_add(self.units, std::sync::atomic::Ordering::Release);
+    /// Adds a part's units to the finished count when dropped: after its work, or while unwinding.
+    struct Done<'a> {
+        finished: &'a AtomicUsize,
+        units: usize,
+    }
+
+    impl Drop for Done<'_> {
+        fn drop(&mut self) {
+            self.finished.fetch_add(self.units, Ordering::Release);
+        }
     }
 }
 
