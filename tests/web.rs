@@ -314,6 +314,7 @@ async fn efficientnet_lite0_matches_onnxruntime() {
         let last = to_numbers(&calls.get(calls.length() - 1));
         assert_eq!(Some(last[0]), get(&session.load_info().into(), "bytes").as_f64(), "{kind}: final progress");
 
+        let mut last_feeds = None;
         for photo in Array::from(&get(&reference, "photos")).iter() {
             let pixels: Uint8Array = fetch_bytes(&format!("/{FIXTURES}/{}", get(&photo, "pixels").as_string().unwrap())).await.unwrap().unchecked_into();
             let input = Float32Array::from(&lite0_input(&pixels.to_vec())[..]);
@@ -322,7 +323,7 @@ async fn efficientnet_lite0_matches_onnxruntime() {
             Reflect::set(&feed, &"dims".into(), &[1, 3, 224, 224].iter().map(|&d| JsValue::from(d)).collect::<Array>()).unwrap();
             let feeds = Object::new();
             Reflect::set(&feeds, &"input".into(), &feed).unwrap();
-            let outputs = run(&mut session, feeds.into()).unwrap();
+            let outputs = run(&mut session, feeds.clone().into()).unwrap();
             let got = to_numbers(&get(&get(&outputs, "logits"), "data"));
             let want = to_numbers(&get(&photo, &format!("{kind}_logits")));
             let label = format!("lite0 {kind} {}", get(&photo, "name").as_string().unwrap());
@@ -330,7 +331,17 @@ async fn efficientnet_lite0_matches_onnxruntime() {
                 "fp32" => assert_close(&label, &want, &got, 1e-3),
                 _ => assert_same_top1(&label, &want, &got),
             }
+            last_feeds = Some(feeds);
         }
+        // The answers above came through webinfer's own ops: in both models, 15 of the 16
+        // depthwise convolutions run as DepthwiseConv (tract leaves the first channels first, so
+        // it keeps that one), and the int8 model's pointwise ones as int8 products.
+        let ops = session.profile(last_feeds.take().unwrap().unchecked_into::<Feeds>(), 1).map_err(message).unwrap();
+        let nodes = |op: &str| -> f64 {
+            Array::from(&ops).iter().filter(|o| get(o, "op").as_string().as_deref() == Some(op)).map(|o| get(&o, "nodes").as_f64().unwrap()).sum()
+        };
+        assert_eq!((nodes("DepthwiseConv"), nodes("DepthWiseConv")), (15.0, 1.0), "{kind}");
+        assert_eq!(nodes("Int8PointwiseConv"), if kind == "int8" { 32.0 } else { 0.0 }, "{kind}");
     }
 }
 

@@ -4,6 +4,7 @@
 //! bytes --[`digest`]--> verified bytes --[`Model::load`]--> [`Model`] --[`Model::plan`]--> [`Plan`]
 //! --[`Plan::run`]--> outputs. [`image`] turns pictures into inputs as a manifest describes.
 
+mod depthwise;
 pub mod digest;
 mod error;
 mod fold;

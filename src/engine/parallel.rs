@@ -40,27 +40,49 @@ fn pool_threads() -> Option<usize> {
 pub(crate) fn split_chunks_mut<T: Send>(values: &mut [T], chunk_len: usize, work: impl Fn(usize, &mut [T]) + Sync) {
     assert!(chunk_len > 0);
     let len = values.len();
-    let base = SharedMut(values.as_mut_ptr());
+    let shared = SharedMut::new(values);
     split_units(len.div_ceil(chunk_len), |chunks| {
         let (start, end) = (chunks.start * chunk_len, len.min(chunks.end * chunk_len));
-        // SAFETY: each chunk goes to one call only, so the parts are disjoint; they lie within
-        // `values`, whose borrow outlives every call.
-        let part = unsafe { std::slice::from_raw_parts_mut(base.get().add(start), end - start) };
-        work(chunks.start, part)
+        // SAFETY: each chunk goes to one call only, so the parts are disjoint.
+        work(chunks.start, unsafe { shared.part(start, end - start) })
     })
 }
 
-/// A pointer to values that calls on several threads write in disjoint parts.
-struct SharedMut<T>(*mut T);
+/// Values that calls on several threads write in disjoint parts ([`split_units`]'s units map
+/// to parts the caller chooses).
+pub(crate) struct SharedMut<'a, T> {
+    values: *mut T,
+    len: usize,
+    _borrow: std::marker::PhantomData<&'a mut [T]>,
+}
 
-// SAFETY: only `split_chunks_mut` makes one, and it hands out disjoint parts.
-unsafe impl<T: Send> Send for SharedMut<T> {}
-unsafe impl<T: Send> Sync for SharedMut<T> {}
+// SAFETY: parts are handed out by `part`, whose callers promise they are disjoint.
+unsafe impl<T: Send> Send for SharedMut<'_, T> {}
+unsafe impl<T: Send> Sync for SharedMut<'_, T> {}
 
-impl<T> SharedMut<T> {
-    /// A method, so that closures capture the wrapper (`Sync`), not its raw pointer field.
-    fn get(&self) -> *mut T {
-        self.0
+impl<'a, T> SharedMut<'a, T> {
+    pub(crate) fn new(values: &'a mut [T]) -> Self {
+        SharedMut { values: values.as_mut_ptr(), len: values.len(), _borrow: std::marker::PhantomData }
+    }
+
+    /// `len` values from `start` (checked against the whole).
+    ///
+    /// # Safety
+    /// No two parts in use at the same time may overlap.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn part(&self, start: usize, len: usize) -> &mut [T] {
+        assert!(start <= self.len && len <= self.len - start);
+        // SAFETY: within the borrowed values (asserted); disjoint from other parts (the contract).
+        unsafe { std::slice::from_raw_parts_mut(self.values.add(start), len) }
+    }
+
+    /// A pointer to `len` values from `start` (checked against the whole), for callers whose
+    /// parts interleave (one writes some values of a span, another the rest); writes through it
+    /// must not overlap another call's.
+    pub(crate) fn span(&self, start: usize, len: usize) -> *mut T {
+        assert!(start <= self.len && len <= self.len - start);
+        // SAFETY: within the borrowed values (asserted).
+        unsafe { self.values.add(start) }
     }
 }
 

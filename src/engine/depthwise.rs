@@ -1,0 +1,473 @@
+//! Depthwise 2D convolutions on channels-last activations, split over the threaded build's pool
+//! with [`super::parallel`]'s spinning waits.
+//!
+//! Why not tract's `DepthWise` op: it splits its channels through rayon's `join`, whose waiting
+//! thread sleeps (see `parallel`), and in the threaded build it was slower than single-threaded
+//! (bench/PERFORMANCE.md, section 10). This op runs tract's own channel-inner kernel (the fast
+//! one in wasm; a kernel of our own was slower there, section 11) on units of one output row of
+//! up to 128 channels, so even EfficientNet-Lite0's 7x7 layers split evenly.
+//!
+//! tract moves depthwise convolutions channels last where it has that kernel (wasm), so this op
+//! takes that layout and replaces them only there. Other layouts, dilations and hosts without
+//! the kernel stay tract's. Every output value is the same sum tract computes, so the split does
+//! not change the numbers.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::cnn::conv::{Conv, KernelFormat};
+use tract_onnx::tract_core::ops::nn::DataFormat;
+use tract_onnx::tract_core::tract_linalg::routines::{self, DepthwiseCF32};
+
+use super::parallel::{self, SharedMut};
+
+/// Channels per unit of work (the last group of a layer may be narrower).
+const GROUP: usize = 128;
+
+/// Sizes of one depthwise convolution, all fixed when the model is planned.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Geometry {
+    /// `NHWC` with a batch of 1 (else `HWC`).
+    batch: bool,
+    channels: usize,
+    input: [usize; 2],
+    output: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    /// Zeros before the first row and column (those after follow from the output size).
+    pad: [usize; 2],
+}
+
+impl Geometry {
+    fn units(&self) -> usize {
+        self.output[0] * self.channels.div_ceil(GROUP)
+    }
+
+    /// Output columns whose taps all fall inside the input.
+    fn interior(&self) -> Range<usize> {
+        let (width, kernel, stride, pad) = (self.input[1], self.kernel[1], self.stride[1], self.pad[1]);
+        let start = pad.div_ceil(stride).min(self.output[1]);
+        let end = if width + pad >= kernel { ((width + pad - kernel) / stride + 1).min(self.output[1]) } else { 0 };
+        start..end.max(start)
+    }
+
+    /// The taps of kernel axis `axis` that land inside the input for output index `at`, and the
+    /// input index of tap 0 (negative in the padding).
+    fn taps(&self, axis: usize, at: usize) -> (Range<usize>, isize) {
+        let origin = (at * self.stride[axis]) as isize - self.pad[axis] as isize;
+        let first = (-origin).clamp(0, self.kernel[axis] as isize) as usize;
+        let end = (self.input[axis] as isize - origin).clamp(0, self.kernel[axis] as isize) as usize;
+        (first..end.max(first), origin)
+    }
+
+    fn shape(&self, spatial: [usize; 2]) -> TVec<usize> {
+        let mut shape: TVec<usize> = if self.batch { tvec!(1) } else { tvec!() };
+        shape.extend([spatial[0], spatial[1], self.channels]);
+        shape
+    }
+}
+
+/// A depthwise convolution with its bias, channels last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DepthwiseConv {
+    geometry: Geometry,
+    /// `[kernel row][kernel column][channel]`: a tap's weights for consecutive channels are
+    /// one vector load.
+    weights: Arc<Vec<f32>>,
+    bias: Arc<Vec<f32>>,
+    taps: Arc<TapLists>,
+}
+
+impl Eq for DepthwiseConv {}
+
+impl Op for DepthwiseConv {
+    fn name(&self) -> StaticName {
+        "DepthwiseConv".into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        let g = &self.geometry;
+        Ok(vec![format!(
+            "{} channels, {}x{} kernel, stride {}x{}, {}x{} -> {}x{}",
+            g.channels,
+            g.kernel[0],
+            g.kernel[1],
+            g.stride[0],
+            g.stride[1],
+            g.input[0],
+            g.input[1],
+            g.output[0],
+            g.output[1]
+        )])
+    }
+
+    fn validation(&self) -> Validation {
+        Validation::Rounding
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for DepthwiseConv {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let g = &self.geometry;
+        let input = inputs[0].try_as_plain_ram()?;
+        ensure!(
+            input.shape() == &*g.shape(g.input),
+            "DepthwiseConv: input shape {:?}, planned for {:?}",
+            input.shape(),
+            g.shape(g.input)
+        );
+        let x = input.as_slice::<f32>()?;
+        let kernel = routines::depthwise_c_f32().context("DepthwiseConv: no depthwise kernel on this host")?;
+        // SAFETY: f32 has no invalid bit patterns, and the units together write every element.
+        let mut out = unsafe { Tensor::uninitialized::<f32>(&g.shape(g.output))? };
+        {
+            let mut plain = out.try_as_plain_ram_mut()?;
+            let out = SharedMut::new(plain.as_slice_mut::<f32>()?);
+            parallel::split_units(g.units(), |units| {
+                // SAFETY: `split_units` hands each unit (one row of one channel group) to one call.
+                units.for_each(|unit| unsafe { convolve(self, kernel, x, &out, unit) })
+            });
+        }
+        Ok(tvec!(out.into_tvalue()))
+    }
+}
+
+impl TypedOp for DepthwiseConv {
+    fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        Ok(tvec!(f32::fact(self.geometry.shape(self.geometry.output))))
+    }
+
+    as_op!();
+}
+
+/// The tap lists tract's kernel takes, made once per plan: for every kind of output pixel (which
+/// kernel rows and columns land inside the image), each tap's index into the weights and its
+/// input offset from the pixel's first tap inside the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TapLists {
+    /// Per output row, then per output column: its kind along that axis.
+    row_kind: Vec<usize>,
+    column_kind: Vec<usize>,
+    /// The kernel rows (columns) inside the image, per kind.
+    rows: Vec<Range<usize>>,
+    columns: Vec<Range<usize>>,
+    /// `[row kind][column kind]`: (indices, offsets).
+    lists: Vec<(Vec<usize>, Vec<isize>)>,
+}
+
+impl TapLists {
+    fn new(g: &Geometry) -> Self {
+        let kinds = |axis: usize| {
+            let mut ranges: Vec<Range<usize>> = vec![];
+            let kind = (0..g.output[axis])
+                .map(|at| {
+                    let range = g.taps(axis, at).0;
+                    ranges.iter().position(|r| *r == range).unwrap_or_else(|| {
+                        ranges.push(range);
+                        ranges.len() - 1
+                    })
+                })
+                .collect();
+            (kind, ranges)
+        };
+        let ((row_kind, rows), (column_kind, columns)) = (kinds(0), kinds(1));
+        let (c, kernel_w, in_w) = (g.channels, g.kernel[1], g.input[1]);
+        let lists = rows
+            .iter()
+            .flat_map(|r| columns.iter().map(move |k| (r.clone(), k.clone())))
+            .map(|(r, k)| {
+                r.clone()
+                    .flat_map(|ky| k.clone().map(move |kx| (ky, kx)))
+                    .map(|(ky, kx)| (ky * kernel_w + kx, (((ky - r.start) * in_w + kx - k.start) * c) as isize))
+                    .unzip()
+            })
+            .collect();
+        TapLists { row_kind, column_kind, rows, columns, lists }
+    }
+}
+
+/// One unit of work: output row `unit / groups`, channel group `unit % groups`, through the
+/// kernel tract runs depthwise convolutions with: the interior of the row in one call, each
+/// border column (some taps in the padding) in a call of its own.
+///
+/// # Safety
+/// Calls running at the same time on the same `out` must take different units.
+unsafe fn convolve(op: &DepthwiseConv, kernel: DepthwiseCF32, x: &[f32], out: &SharedMut<f32>, unit: usize) {
+    let (g, taps, weights, bias) = (&op.geometry, &op.taps, &op.weights, &op.bias);
+    let c = g.channels;
+    let groups = c.div_ceil(GROUP);
+    let (row, group) = (unit / groups, unit % groups);
+    let channels = group * GROUP..c.min(group * GROUP + GROUP);
+    let [in_w, out_w] = [g.input[1], g.output[1]];
+    assert!(row < g.output[0] && channels.end <= c);
+    assert!(x.len() == g.input[0] * in_w * c && weights.len() == g.kernel[0] * g.kernel[1] * c && bias.len() == c);
+    let row_kind = taps.row_kind[row];
+    let origin_row = (row * g.stride[0]) as isize - g.pad[0] as isize;
+    // Input rows from the first tap inside the image; other channel groups of the output row
+    // are other units', so a pointer rather than a slice of it.
+    let top = (origin_row + taps.rows[row_kind].start as isize) as usize * in_w * c;
+    let output = out.span(row * out_w * c, out_w * c);
+    // Output columns `columns`, all of one kind.
+    let run = |columns: Range<usize>| {
+        let kind = taps.column_kind[columns.start];
+        let (indices, offsets) = &taps.lists[row_kind * taps.columns.len() + kind];
+        let first =
+            ((columns.start * g.stride[1]) as isize - g.pad[1] as isize + taps.columns[kind].start as isize) as usize;
+        // SAFETY: the tap lists name only taps inside the image (`Geometry::taps`), from input
+        // column `first` on, for every column of `columns` (which steps `stride` input columns);
+        // channels within `c`; the output columns within the row; the lengths asserted above.
+        // This unit writes its own row's values in its own channel group (the contract).
+        unsafe {
+            kernel(
+                x.as_ptr().add(top + first * c + channels.start),
+                output.add(columns.start * c + channels.start),
+                weights.as_ptr().add(channels.start),
+                indices,
+                offsets,
+                bias.as_ptr().add(channels.start),
+                channels.len(),
+                c,
+                columns.len(),
+                (g.stride[1] * c) as isize,
+                c as isize,
+            )
+        }
+    };
+    let interior = g.interior();
+    for ox in (0..interior.start).chain(interior.end..out_w) {
+        run(ox..ox + 1);
+    }
+    if !interior.is_empty() {
+        run(interior);
+    }
+}
+
+/// The op for a depthwise `Conv` tract left channels last, when it has constant f32 weights
+/// and bias and no dilation.
+fn depthwise_form(model: &TypedModel, node: &TypedNode, conv: &Conv) -> TractResult<Option<DepthwiseConv>> {
+    if routines::depthwise_c_f32().is_none() {
+        return Ok(None);
+    }
+    let spec = &conv.pool_spec;
+    let channels = conv.input_channels();
+    let batch = match spec.data_format {
+        DataFormat::HWC => false,
+        DataFormat::NHWC => true,
+        _ => return Ok(None),
+    };
+    if conv.q_params.is_some()
+        || conv.group != channels
+        || conv.output_channels() != channels
+        || conv.kernel_fmt != KernelFormat::OIHW
+        || spec.rank() != 2
+        || spec.dilations().iter().any(|&d| d != 1)
+        || node.inputs.len() != 3
+    {
+        return Ok(None);
+    }
+    let fact = model.outlet_fact(node.inputs[0])?;
+    let Some(shape) = fact.shape.as_concrete() else { return Ok(None) };
+    if fact.datum_type != f32::datum_type() || shape.len() != 3 + batch as usize || (batch && shape[0] != 1) {
+        return Ok(None);
+    }
+    let input = [shape[shape.len() - 3], shape[shape.len() - 2]];
+    let [Some(kernel), Some(bias)] =
+        [1, 2].map(|i| model.outlet_fact(node.inputs[i]).ok().and_then(|f| f.konst.clone()))
+    else {
+        return Ok(None);
+    };
+    let kernel_shape = [spec.kernel_shape[0], spec.kernel_shape[1]];
+    if kernel.datum_type() != f32::datum_type()
+        || kernel.shape() != [channels, 1, kernel_shape[0], kernel_shape[1]]
+        || bias.datum_type() != f32::datum_type()
+        || !(bias.len() == channels || bias.len() == 1)
+    {
+        return Ok(None);
+    }
+    let padding = spec.computed_padding(&input);
+    let geometry = Geometry {
+        batch,
+        channels,
+        input,
+        output: [padding[0].convoluted, padding[1].convoluted],
+        kernel: kernel_shape,
+        stride: [spec.stride(0), spec.stride(1)],
+        pad: [padding[0].pad_before, padding[1].pad_before],
+    };
+    // Every output pixel needs a tap inside the image (pixels of padding alone are tract's).
+    let taps = TapLists::new(&geometry);
+    if channels == 0 || taps.rows.iter().chain(&taps.columns).any(|r| r.is_empty()) {
+        return Ok(None);
+    }
+    let kernel = kernel.try_as_plain_ram()?;
+    let kernel = kernel.as_slice::<f32>()?;
+    let tap_count = kernel_shape[0] * kernel_shape[1];
+    // OIHW with I = 1 is `[channel][tap]`; the kernel wants `[tap][channel]`.
+    let weights = (0..tap_count).flat_map(|t| (0..channels).map(move |ch| kernel[ch * tap_count + t])).collect();
+    let bias = bias.try_as_plain_ram()?;
+    let bias = bias.as_slice::<f32>()?;
+    let bias = if bias.len() == 1 { vec![bias[0]; channels] } else { bias.to_vec() };
+    Ok(Some(DepthwiseConv { geometry, weights: Arc::new(weights), bias: Arc::new(bias), taps: Arc::new(taps) }))
+}
+
+/// Replaces every depthwise convolution [`depthwise_form`] accepts (decluttered model). Returns
+/// how many.
+pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
+    super::rewrite::each_node(model, |model, node| {
+        let Some(conv) = node.op_as::<Conv>() else { return Ok(None) };
+        let Some(op) = depthwise_form(model, node, conv)? else { return Ok(None) };
+        TypedModelPatch::replace_single_op(model, node, &node.inputs[..1], op).map(Some)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::tract_core::ops::cnn::{PaddingSpec, PoolSpec};
+
+    #[cfg(target_arch = "wasm32")]
+    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+    /// A convolution's sizes as a model gives them: padding before and after each axis.
+    #[derive(Debug)]
+    struct Case {
+        channels: usize,
+        input: [usize; 2],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        before: [usize; 2],
+        after: [usize; 2],
+        batch: bool,
+    }
+
+    const fn case(
+        channels: usize,
+        input: usize,
+        kernel: [usize; 2],
+        stride: usize,
+        pad: [usize; 2],
+        batch: bool,
+    ) -> Case {
+        Case {
+            channels,
+            input: [input, input + 2],
+            kernel,
+            stride: [stride, stride],
+            before: [pad[0]; 2],
+            after: [pad[1]; 2],
+            batch,
+        }
+    }
+
+    /// Borders on every side, strides 1 and 2, uneven padding, a kernel wider than tall, a
+    /// layer with no interior column, channel groups cut short (132 = 128 + 4).
+    const CASES: [Case; 6] = [
+        case(8, 5, [3, 3], 1, [1, 1], false),
+        case(36, 9, [5, 5], 2, [1, 2], true),
+        case(132, 7, [5, 5], 1, [2, 2], false),
+        case(4, 6, [3, 3], 2, [0, 0], true),
+        case(20, 3, [5, 5], 1, [2, 2], false),
+        Case {
+            channels: 12,
+            input: [8, 10],
+            kernel: [3, 5],
+            stride: [1, 2],
+            before: [1, 2],
+            after: [1, 2],
+            batch: false,
+        },
+    ];
+
+    fn geometry(case: &Case) -> Geometry {
+        let Case { channels, input, kernel, stride, before, after, batch } = *case;
+        let output = [0, 1].map(|a| (input[a] + before[a] + after[a] - kernel[a]) / stride[a] + 1);
+        Geometry { batch, channels, input, output, kernel, stride, pad: before }
+    }
+
+    /// Each output index's taps and the interior columns, against testing every tap.
+    #[test]
+    fn taps_and_interior_match_brute_force() {
+        for case in &CASES {
+            let g = geometry(case);
+            for axis in 0..2 {
+                for at in 0..g.output[axis] {
+                    let origin = (at * g.stride[axis]) as isize - g.pad[axis] as isize;
+                    let inside: Vec<usize> = (0..g.kernel[axis])
+                        .filter(|&k| (0..g.input[axis] as isize).contains(&(origin + k as isize)))
+                        .collect();
+                    let (range, got_origin) = g.taps(axis, at);
+                    assert_eq!(
+                        (range.collect::<Vec<_>>(), got_origin),
+                        (inside.clone(), origin),
+                        "{case:?} axis {axis} at {at}"
+                    );
+                    if axis == 1 {
+                        assert_eq!(g.interior().contains(&at), inside.len() == g.kernel[1], "{case:?} column {at}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Values in [-1, 1) that are not a pattern a wrong index could still match.
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n).map(|i| ((i * 7919 + seed * 104_729) % 1999) as f32 / 999.5 - 1.0).collect()
+    }
+
+    /// A channels-last depthwise `Conv` as tract declutters one, through the rewrite, against
+    /// the convolution written out in f64. In wasm (both browsers) the op replaces every case;
+    /// natively, where tract has no channel-inner kernel, it replaces none and tract runs them.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn matches_the_convolution_written_out() {
+        for case in &CASES {
+            let g = geometry(case);
+            let (c, [kh, kw]) = (g.channels, g.kernel);
+            let (x, w, b) = (values(g.input[0] * g.input[1] * c, 1), values(c * kh * kw, 2), values(c, 3));
+            let mut model = TypedModel::default();
+            let source = model.add_source("x", f32::fact(g.shape(g.input))).unwrap();
+            let kernel = model.add_const("w", Tensor::from_shape(&[c, 1, kh, kw], &w).unwrap()).unwrap();
+            let bias = model.add_const("b", Tensor::from_shape(&[c], &b).unwrap()).unwrap();
+            let pool_spec = PoolSpec {
+                data_format: if g.batch { DataFormat::NHWC } else { DataFormat::HWC },
+                kernel_shape: tvec!(kh, kw),
+                padding: PaddingSpec::Explicit(case.before.into_iter().collect(), case.after.into_iter().collect()),
+                dilations: None,
+                strides: Some(tvec!(g.stride[0], g.stride[1])),
+                input_channels: c,
+                output_channels: c,
+            };
+            let conv = Conv { pool_spec, kernel_fmt: KernelFormat::OIHW, group: c, q_params: None };
+            let y = model.wire_node("dw", conv, &[source, kernel, bias]).unwrap();
+            model.select_output_outlets(&y).unwrap();
+            #[cfg(target_arch = "wasm32")]
+            assert!(routines::depthwise_c_f32().is_some(), "tract has a channel-inner depthwise kernel in wasm");
+            let replaced = rewrite(&mut model).unwrap();
+            assert_eq!(replaced, routines::depthwise_c_f32().is_some() as usize, "{case:?}");
+            let input = Tensor::from_shape(&g.shape(g.input), &x).unwrap();
+            let got = model.into_runnable().unwrap().run(tvec!(input.into_tvalue())).unwrap().remove(0);
+            assert_eq!(got.shape(), &*g.shape(g.output), "{case:?}");
+            let got = got.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
+            let [oh, ow] = g.output;
+            for (oy, ox, ch) in (0..oh).flat_map(|oy| (0..ow).flat_map(move |ox| (0..c).map(move |ch| (oy, ox, ch)))) {
+                let mut want = b[ch] as f64;
+                for (ky, kx) in (0..kh).flat_map(|ky| (0..kw).map(move |kx| (ky, kx))) {
+                    let iy = (oy * g.stride[0] + ky) as isize - g.pad[0] as isize;
+                    let ix = (ox * g.stride[1] + kx) as isize - g.pad[1] as isize;
+                    if (0..g.input[0] as isize).contains(&iy) && (0..g.input[1] as isize).contains(&ix) {
+                        let at = (iy as usize * g.input[1] + ix as usize) * c + ch;
+                        want += w[(ch * kh + ky) * kw + kx] as f64 * x[at] as f64;
+                    }
+                }
+                let got = got[(oy * ow + ox) * c + ch] as f64;
+                assert!((got - want).abs() <= 1e-5 * (1.0 + want.abs()), "{case:?} at {oy},{ox},{ch}: {got} vs {want}");
+            }
+        }
+    }
+}
