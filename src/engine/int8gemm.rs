@@ -404,32 +404,37 @@ unsafe fn tile_8x8(pairs: usize, a: &[i16], b: &[i16], epilogue: &Epilogue, per_
     assert!(a.len() >= pairs * 16 && b.len() >= pairs * 16);
     let (a, b) = (a.as_ptr() as *const v128, b.as_ptr() as *const v128);
     // Written out row by row, not as arrays and loops: the crate is built for size (opt-level
-    // "s"), which keeps loops rolled and would leave the accumulators in memory.
+    // "s"), which keeps loops rolled and would leave the accumulators in memory. Rows 0-3, then
+    // rows 4-7, each over every channel pair: 8 accumulators and 4 operands fit V8's 16 vector
+    // registers on x86-64, where 16 accumulators at once spilled in every step.
     let z = i32x4_splat(0);
+    // Row r's channel pair, as one i32 lane, broadcast to all four lanes, times 4 + 4 columns.
+    macro_rules! row {
+        ($lo:ident, $hi:ident, $a:ident, $blo:ident, $bhi:ident, $lane:literal) => {
+            let w = i32x4_shuffle::<$lane, $lane, $lane, $lane>($a, $a);
+            $lo = i32x4_add($lo, i32x4_dot_i16x8(w, $blo));
+            $hi = i32x4_add($hi, i32x4_dot_i16x8(w, $bhi));
+        };
+    }
+    // SAFETY (loads): both panels hold `pairs` steps of two v128 (asserted above); wasm loads
+    // need no alignment.
     let (mut r0l, mut r0h, mut r1l, mut r1h, mut r2l, mut r2h, mut r3l, mut r3h) = (z, z, z, z, z, z, z, z);
+    for i in 0..pairs {
+        let (alo, blo, bhi) =
+            unsafe { (v128_load(a.add(2 * i)), v128_load(b.add(2 * i)), v128_load(b.add(2 * i + 1))) };
+        row!(r0l, r0h, alo, blo, bhi, 0);
+        row!(r1l, r1h, alo, blo, bhi, 1);
+        row!(r2l, r2h, alo, blo, bhi, 2);
+        row!(r3l, r3h, alo, blo, bhi, 3);
+    }
     let (mut r4l, mut r4h, mut r5l, mut r5h, mut r6l, mut r6h, mut r7l, mut r7h) = (z, z, z, z, z, z, z, z);
     for i in 0..pairs {
-        // SAFETY: both panels hold `pairs` steps of two v128 (asserted above); wasm loads need no
-        // alignment.
-        let (alo, ahi, blo, bhi) = unsafe {
-            (v128_load(a.add(2 * i)), v128_load(a.add(2 * i + 1)), v128_load(b.add(2 * i)), v128_load(b.add(2 * i + 1)))
-        };
-        // Row r's channel pair, as one i32 lane, broadcast to all four lanes, times 4 + 4 columns.
-        macro_rules! row {
-            ($lo:ident, $hi:ident, $a:ident, $lane:literal) => {
-                let w = i32x4_shuffle::<$lane, $lane, $lane, $lane>($a, $a);
-                $lo = i32x4_add($lo, i32x4_dot_i16x8(w, blo));
-                $hi = i32x4_add($hi, i32x4_dot_i16x8(w, bhi));
-            };
-        }
-        row!(r0l, r0h, alo, 0);
-        row!(r1l, r1h, alo, 1);
-        row!(r2l, r2h, alo, 2);
-        row!(r3l, r3h, alo, 3);
-        row!(r4l, r4h, ahi, 0);
-        row!(r5l, r5h, ahi, 1);
-        row!(r6l, r6h, ahi, 2);
-        row!(r7l, r7h, ahi, 3);
+        let (ahi, blo, bhi) =
+            unsafe { (v128_load(a.add(2 * i + 1)), v128_load(b.add(2 * i)), v128_load(b.add(2 * i + 1))) };
+        row!(r4l, r4h, ahi, blo, bhi, 0);
+        row!(r5l, r5h, ahi, blo, bhi, 1);
+        row!(r6l, r6h, ahi, blo, bhi, 2);
+        row!(r7l, r7h, ahi, blo, bhi, 3);
     }
     let acc = [r0l, r0h, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, r6l, r6h, r7l, r7h];
     // Scaled and biased: out[2r] is row r, columns 0-3; out[2r + 1] columns 4-7.
