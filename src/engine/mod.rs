@@ -12,6 +12,8 @@ pub mod image;
 mod inspect;
 mod int8conv;
 mod int8gemm;
+#[cfg(all(test, target_arch = "wasm32"))]
+mod matmul_kernel_test;
 mod model;
 mod parallel;
 mod plan;

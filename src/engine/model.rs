@@ -282,6 +282,9 @@ impl Model {
     /// [`Model::plan_within`], calling `done` as each [`Stage`] finishes, so a caller with a
     /// clock can see where planning time goes (`webinfer profile`, the page's load timings).
     pub fn plan_observed(self, limit: Option<u64>, mut done: impl FnMut(Stage)) -> Result<Plan> {
+        // tract's f32 matrix products run on webinfer's kernel in wasm (webinfer-kernels).
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        webinfer_kernels::keep();
         let mut typed = self.graph.into_typed().map_err(Error::plan)?;
         done(Stage::Typed);
         if let Some(limit) = limit {

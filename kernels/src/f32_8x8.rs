@@ -1,0 +1,230 @@
+//! tract's f32 matrix products in wasm, on an 8x8 kernel of webinfer's, registered with
+//! tract-linalg's kernel inventory (`mmm_routines`) and chosen by a dispatch tier above tract's
+//! own wasm tier (`mmm_tiers`), so tract itself is unchanged.
+//!
+//! Why: tract's `wasm_f32_8x8` keeps 16 accumulators, 4 operands and 8 broadcasts live in every
+//! step over `k`; V8 has 16 vector registers on x86-64, so the accumulators spill to the stack
+//! in every step. This kernel runs the same tile as rows 0-3, then rows 4-7, each over the
+//! whole of `k` (8 accumulators, 4 operands): the trick that made webinfer's int8 tile 6-13% faster
+//! (bench/PERFORMANCE.md, section 11). Every accumulator sums the same products in the same
+//! order as tract's, so results are bit-identical; every other step of the fused-op protocol
+//! does what tract's kernel does.
+//!
+//! It serves the matrix products (`n > 1`) of every f32 model: EfficientNet-Lite0 fp32's 34, and
+//! the stem and classifier of the int8 one. Matrix-vector products stay on tract's kernels.
+
+use std::sync::LazyLock;
+
+use core::arch::wasm32::*;
+use tract_data::prelude::DatumType;
+use tract_linalg::isa::{Arch, IsaSet};
+use tract_linalg::mmm::{DynKernel, FusedKerSpec, OutputStoreKer, Query, Suitable};
+use tract_linalg::mmm_routines::MmmRoutine;
+use tract_linalg::mmm_tiers::MmmTier;
+use tract_linalg::pack::Packing;
+
+/// The kernel's name in tract's registry (what `OptMatMul` reports).
+pub const NAME: &str = "webinfer_wasm_f32_8x8";
+
+static KERNEL: LazyLock<DynKernel<8, 8, f32>> = LazyLock::new(|| {
+    // The packed layouts tract's own 8x8 kernel declares, so packing code and packed weights
+    // are the same.
+    let (a, b) = (f32::packing(8).align(8), f32::packing(8).align(8));
+    let mut kernel = DynKernel::new(NAME, kernel, a, b);
+    kernel.arch = Some(Arch::Wasm32Simd128);
+    kernel
+});
+
+inventory::submit! { MmmRoutine { make: || KERNEL.mmm() } }
+
+/// Keeps this module in the link: wasm-ld drops an object file nothing references, and the
+/// registrations above with it (tract does the same for its kernels, `wasm::isa_set`). webinfer
+/// calls it before planning.
+pub fn keep() {
+    std::hint::black_box(kernel as unsafe fn(&[FusedKerSpec<f32>]) -> isize);
+}
+
+/// Matrix products (not matrix-vector ones) in f32: this kernel. Anything else: no opinion, so
+/// tract's wasm tier (precedence 1) decides.
+fn preferred(_isa: &IsaSet, accumulator: DatumType, query: &Query, _suitable: &[Suitable]) -> Option<&'static str> {
+    (accumulator == DatumType::F32 && query.n != Some(1)).then_some(NAME)
+}
+
+inventory::submit! {
+    MmmTier { arch: Some(Arch::Wasm32Simd128), precedence: 2, name: "webinfer", applies: |_| true, preferred }
+}
+
+/// `acc + a * b`: fused where the build has relaxed-simd, as tract's kernels do.
+#[inline(always)]
+fn madd(acc: v128, a: v128, b: v128) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    return f32x4_relaxed_madd(a, b, acc);
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    f32x4_add(acc, f32x4_mul(a, b))
+}
+
+/// The 8x8 tile, row `r` in `[2r]` (columns 0-3) and `[2r + 1]` (columns 4-7).
+type Tile = [v128; 16];
+
+/// `tile[i] = op(operand(i), tile[i])`, the operand order of tract's kernels.
+#[inline(always)]
+fn each(tile: &mut Tile, operand: impl Fn(usize) -> v128, op: impl Fn(v128, v128) -> v128) {
+    for (i, v) in tile.iter_mut().enumerate() {
+        *v = op(operand(i), *v);
+    }
+}
+
+/// Runs tract's fused-op program for one tile (`FusedKerSpec`, up to `Done`). Returns 0, as
+/// tract's kernels do.
+///
+/// # Safety
+/// The program's pointers are tract's: valid for the tile they describe.
+unsafe fn kernel(program: &[FusedKerSpec<f32>]) -> isize {
+    let mut tile: Tile = [f32x4_splat(0.0); 16];
+    for spec in program {
+        // SAFETY (all pointer reads and writes): tract hands every spec pointers to the tile's
+        // rows, columns and packed panels it describes (this function's contract).
+        unsafe {
+            match *spec {
+                FusedKerSpec::Done => break,
+                FusedKerSpec::Clear => tile = [f32x4_splat(0.0); 16],
+                FusedKerSpec::LoadTile(_cols, rows) => {
+                    let p = rows as *const v128;
+                    for (i, v) in tile.iter_mut().enumerate() {
+                        *v = *p.add(i);
+                    }
+                }
+                FusedKerSpec::ScalarMin(s) => each(&mut tile, |_| f32x4_splat(s), |s, v| f32x4_min(s, v)),
+                FusedKerSpec::ScalarMax(s) => each(&mut tile, |_| f32x4_splat(s), |s, v| f32x4_max(s, v)),
+                FusedKerSpec::ScalarAdd(s) => each(&mut tile, |_| f32x4_splat(s), |s, v| f32x4_add(s, v)),
+                FusedKerSpec::ScalarMul(s) => each(&mut tile, |_| f32x4_splat(s), |s, v| f32x4_mul(s, v)),
+                FusedKerSpec::ScalarSub(s) => each(&mut tile, |_| f32x4_splat(s), |s, v| f32x4_sub(s, v)),
+                FusedKerSpec::ScalarSubF(s) => each(&mut tile, |_| f32x4_splat(s), |s, v| f32x4_sub(v, s)),
+                FusedKerSpec::LeakyRelu(alpha) => {
+                    let (alpha, zero) = (f32x4_splat(alpha), f32x4_splat(0.0));
+                    each(&mut tile, |_| alpha, |alpha, v| v128_bitselect(v, f32x4_mul(alpha, v), f32x4_gt(v, zero)))
+                }
+                FusedKerSpec::PerRowMin(row) => {
+                    each(&mut tile, |i| f32x4_splat(*row.add(i / 2)), |s, v| f32x4_min(s, v))
+                }
+                FusedKerSpec::PerRowMax(row) => {
+                    each(&mut tile, |i| f32x4_splat(*row.add(i / 2)), |s, v| f32x4_max(s, v))
+                }
+                FusedKerSpec::PerRowAdd(row) => {
+                    each(&mut tile, |i| f32x4_splat(*row.add(i / 2)), |s, v| f32x4_add(s, v))
+                }
+                FusedKerSpec::PerRowMul(row) => {
+                    each(&mut tile, |i| f32x4_splat(*row.add(i / 2)), |s, v| f32x4_mul(s, v))
+                }
+                FusedKerSpec::PerRowSub(row) => {
+                    each(&mut tile, |i| f32x4_splat(*row.add(i / 2)), |s, v| f32x4_sub(s, v))
+                }
+                FusedKerSpec::PerRowSubF(row) => {
+                    each(&mut tile, |i| f32x4_splat(*row.add(i / 2)), |s, v| f32x4_sub(v, s))
+                }
+                FusedKerSpec::PerColMin(cols) => each(&mut tile, |i| column_half(cols, i), |s, v| f32x4_min(s, v)),
+                FusedKerSpec::PerColMax(cols) => each(&mut tile, |i| column_half(cols, i), |s, v| f32x4_max(s, v)),
+                FusedKerSpec::PerColAdd(cols) => each(&mut tile, |i| column_half(cols, i), |s, v| f32x4_add(s, v)),
+                FusedKerSpec::PerColMul(cols) => each(&mut tile, |i| column_half(cols, i), |s, v| f32x4_mul(s, v)),
+                FusedKerSpec::PerColSub(cols) => each(&mut tile, |i| column_half(cols, i), |s, v| f32x4_sub(s, v)),
+                FusedKerSpec::PerColSubF(cols) => each(&mut tile, |i| column_half(cols, i), |s, v| f32x4_sub(v, s)),
+                // Quantized steps, which an f32 product only meets in a mixed graph: scalings by a
+                // constant, as in tract's kernel.
+                FusedKerSpec::QScale(shift, policy, mult) => {
+                    let scale = tract_linalg::Scaler::from_fuse_params(shift, policy, mult).scale;
+                    each(&mut tile, |_| f32x4_splat(scale), |s, v| f32x4_mul(s, v))
+                }
+                FusedKerSpec::RoundingShiftRight(shift, _) => {
+                    each(&mut tile, |_| f32x4_splat(2f32.powi(-(shift as i32))), |s, v| f32x4_mul(s, v))
+                }
+                FusedKerSpec::ShiftLeft(shift) => {
+                    each(&mut tile, |_| f32x4_splat(2f32.powi(shift as i32)), |s, v| f32x4_mul(s, v))
+                }
+                FusedKerSpec::AddUnicast(store) => {
+                    for r in 0..8 {
+                        let at = |c: usize| *(at(&store, r, c) as *const f32);
+                        tile[2 * r] = f32x4_add(tile[2 * r], f32x4(at(0), at(1), at(2), at(3)));
+                        tile[2 * r + 1] = f32x4_add(tile[2 * r + 1], f32x4(at(4), at(5), at(6), at(7)));
+                    }
+                }
+                FusedKerSpec::AddRowColProducts(rows, cols) => {
+                    let (low, high) = (column_half(cols, 0), column_half(cols, 1));
+                    for r in 0..8 {
+                        let s = f32x4_splat(*rows.add(r));
+                        tile[2 * r] = madd(tile[2 * r], s, low);
+                        tile[2 * r + 1] = madd(tile[2 * r + 1], s, high);
+                    }
+                }
+                FusedKerSpec::Store(store) => {
+                    for r in 0..8 {
+                        if store.col_byte_stride == 4 {
+                            v128_store(at(&store, r, 0) as *mut v128, tile[2 * r]);
+                            v128_store(at(&store, r, 4) as *mut v128, tile[2 * r + 1]);
+                        } else {
+                            let values: [f32; 8] = std::mem::transmute([tile[2 * r], tile[2 * r + 1]]);
+                            for (c, v) in values.into_iter().enumerate() {
+                                *(at(&store, r, c) as *mut f32) = v;
+                            }
+                        }
+                    }
+                }
+                FusedKerSpec::AddMatMul { k, pa, pb, packing: _ } => add_mat_mul(&mut tile, k, pa as _, pb as _),
+            }
+        }
+    }
+    0
+}
+
+/// Columns 0-3 (even `i`) or 4-7 (odd `i`) of an 8-value column operand.
+///
+/// # Safety
+/// `cols` points at 8 values.
+#[inline(always)]
+unsafe fn column_half(cols: *const f32, i: usize) -> v128 {
+    unsafe { v128_load((cols as *const v128).add(i % 2)) }
+}
+
+/// Where value `[r][c]` of a stored tile is.
+#[inline(always)]
+fn at(store: &OutputStoreKer, r: usize, c: usize) -> *mut u8 {
+    store.ptr.wrapping_offset(r as isize * store.row_byte_stride + c as isize * store.col_byte_stride)
+}
+
+/// `tile += a * b` over `k` steps of packed panels (`a`: 8 rows per step, `b`: 8 columns), rows
+/// 0-3 over all of `k`, then rows 4-7: each pass keeps 8 accumulators and 4 operands live, so
+/// they stay in registers. Written out, not looped over rows: the crate is built at opt-level
+/// "s", which would keep such loops rolled and the accumulators in memory.
+///
+/// # Safety
+/// `a` and `b` hold `k` steps of two v128 each (wasm loads need no alignment).
+#[inline(always)]
+unsafe fn add_mat_mul(tile: &mut Tile, k: usize, a: *const v128, b: *const v128) {
+    macro_rules! four_rows {
+        ($half:literal, $first:literal) => {{
+            let [mut r0l, mut r0h, mut r1l, mut r1h, mut r2l, mut r2h, mut r3l, mut r3h] =
+                [0, 1, 2, 3, 4, 5, 6, 7].map(|i| tile[$first + i]);
+            for i in 0..k {
+                // SAFETY: `i < k` steps of two v128 (the contract).
+                let (rows, blo, bhi) =
+                    unsafe { (v128_load(a.add(2 * i + $half)), v128_load(b.add(2 * i)), v128_load(b.add(2 * i + 1))) };
+                let s = i32x4_shuffle::<0, 0, 0, 0>(rows, rows);
+                r0l = madd(r0l, s, blo);
+                r0h = madd(r0h, s, bhi);
+                let s = i32x4_shuffle::<1, 1, 1, 1>(rows, rows);
+                r1l = madd(r1l, s, blo);
+                r1h = madd(r1h, s, bhi);
+                let s = i32x4_shuffle::<2, 2, 2, 2>(rows, rows);
+                r2l = madd(r2l, s, blo);
+                r2h = madd(r2h, s, bhi);
+                let s = i32x4_shuffle::<3, 3, 3, 3>(rows, rows);
+                r3l = madd(r3l, s, blo);
+                r3h = madd(r3h, s, bhi);
+            }
+            for (i, v) in [r0l, r0h, r1l, r1h, r2l, r2h, r3l, r3h].into_iter().enumerate() {
+                tile[$first + i] = v;
+            }
+        }};
+    }
+    four_rows!(0, 0);
+    four_rows!(1, 8);
+}

@@ -1,0 +1,12 @@
+//! Compute kernels webinfer gives tract in wasm, in a crate of their own so that they are built
+//! at opt-level 3 like tract-linalg's (the root Cargo.toml), while the rest of webinfer is built
+//! for size: at opt-level "s" the same f32 kernel was slower than tract's (bench/PERFORMANCE.md,
+//! section 11). Nothing here is generic over tract's graph types, so the crate adds little code.
+//!
+//! On other targets the crate is empty: tract's native kernels are used there.
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod f32_8x8;
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub use f32_8x8::{keep, NAME};
