@@ -192,8 +192,8 @@ fn at(store: &OutputStoreKer, r: usize, c: usize) -> *mut u8 {
 
 /// `tile += a * b` over `k` steps of packed panels (`a`: 8 rows per step, `b`: 8 columns), rows
 /// 0-3 over all of `k`, then rows 4-7: each pass keeps 8 accumulators and 4 operands live, so
-/// they stay in registers. Written out, not looped over rows: the crate is built at opt-level
-/// "s", which would keep such loops rolled and the accumulators in memory.
+/// they stay in registers. Written out, not looped over rows, so the accumulators are plain
+/// locals whatever the optimizer decides about unrolling.
 ///
 /// # Safety
 /// `a` and `b` hold `k` steps of two v128 each (wasm loads need no alignment).

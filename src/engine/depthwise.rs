@@ -7,10 +7,10 @@
 //! one in wasm; a kernel of our own was slower there, section 11) on units of one output row of
 //! up to 128 channels, so even EfficientNet-Lite0's 7x7 layers split evenly.
 //!
-//! tract moves depthwise convolutions channels last where it has that kernel (wasm), so this op
-//! takes that layout and replaces them only there. Other layouts, dilations and hosts without
-//! the kernel stay tract's. Every output value is the same sum tract computes, so the split does
-//! not change the numbers.
+//! tract moves depthwise convolutions channels last where it has that kernel (wasm; natively,
+//! aarch64), so this op takes that layout and replaces them only there. Other layouts,
+//! dilations and hosts without the kernel stay tract's. Every output value is the same sum
+//! tract computes, so the split does not change the numbers.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -372,7 +372,16 @@ mod tests {
         case(36, 9, [5, 5], 2, [1, 2], true),
         case(132, 7, [5, 5], 1, [2, 2], false),
         case(4, 6, [3, 3], 2, [0, 0], true),
-        case(20, 3, [5, 5], 1, [2, 2], false),
+        // 3x3 under a 5x5 kernel: no column has all its taps inside; and a bias of one value.
+        Case {
+            channels: 20,
+            input: [3, 3],
+            kernel: [5, 5],
+            stride: [1, 1],
+            before: [2, 2],
+            after: [2, 2],
+            batch: false,
+        },
         Case {
             channels: 12,
             input: [8, 10],
@@ -422,18 +431,21 @@ mod tests {
 
     /// A channels-last depthwise `Conv` as tract declutters one, through the rewrite, against
     /// the convolution written out in f64. In wasm (both browsers) the op replaces every case;
-    /// natively, where tract has no channel-inner kernel, it replaces none and tract runs them.
+    /// on x86-64, where tract has no channel-inner kernel, it replaces none and tract runs them.
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn matches_the_convolution_written_out() {
         for case in &CASES {
             let g = geometry(case);
             let (c, [kh, kw]) = (g.channels, g.kernel);
-            let (x, w, b) = (values(g.input[0] * g.input[1] * c, 1), values(c * kh * kw, 2), values(c, 3));
+            // One case has a scalar bias, for every channel.
+            let bias_len = if g.interior().is_empty() { 1 } else { c };
+            let (x, w, b) = (values(g.input[0] * g.input[1] * c, 1), values(c * kh * kw, 2), values(bias_len, 3));
             let mut model = TypedModel::default();
             let source = model.add_source("x", f32::fact(g.shape(g.input))).unwrap();
             let kernel = model.add_const("w", Tensor::from_shape(&[c, 1, kh, kw], &w).unwrap()).unwrap();
-            let bias = model.add_const("b", Tensor::from_shape(&[c], &b).unwrap()).unwrap();
+            let bias_shape: &[usize] = if bias_len == 1 { &[] } else { &[c] };
+            let bias = model.add_const("b", Tensor::from_shape(bias_shape, &b).unwrap()).unwrap();
             let pool_spec = PoolSpec {
                 data_format: if g.batch { DataFormat::NHWC } else { DataFormat::HWC },
                 kernel_shape: tvec!(kh, kw),
@@ -456,7 +468,7 @@ mod tests {
             let got = got.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
             let [oh, ow] = g.output;
             for (oy, ox, ch) in (0..oh).flat_map(|oy| (0..ow).flat_map(move |ox| (0..c).map(move |ch| (oy, ox, ch)))) {
-                let mut want = b[ch] as f64;
+                let mut want = b[ch % bias_len] as f64;
                 for (ky, kx) in (0..kh).flat_map(|ky| (0..kw).map(move |kx| (ky, kx))) {
                     let iy = (oy * g.stride[0] + ky) as isize - g.pad[0] as isize;
                     let ix = (ox * g.stride[1] + kx) as isize - g.pad[1] as isize;

@@ -68,7 +68,8 @@ impl<'a, T> SharedMut<'a, T> {
     /// `len` values from `start` (checked against the whole).
     ///
     /// # Safety
-    /// No two parts in use at the same time may overlap.
+    /// No two parts in use at the same time may overlap, nor overlap values written through
+    /// [`SharedMut::span`] meanwhile.
     #[allow(clippy::mut_from_ref)]
     pub(crate) unsafe fn part(&self, start: usize, len: usize) -> &mut [T] {
         assert!(start <= self.len && len <= self.len - start);
