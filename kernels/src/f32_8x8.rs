@@ -94,52 +94,36 @@ unsafe fn kernel(program: &[FusedKerSpec<f32>]) -> isize {
                         *v = *p.add(i);
                     }
                 }
-                FusedKerSpec::ScalarMin(s) => each(&mut tile, |_| f32x4_splat(s), |s, v| f32x4_min(s, v)),
-                FusedKerSpec::ScalarMax(s) => each(&mut tile, |_| f32x4_splat(s), |s, v| f32x4_max(s, v)),
-                FusedKerSpec::ScalarAdd(s) => each(&mut tile, |_| f32x4_splat(s), |s, v| f32x4_add(s, v)),
-                FusedKerSpec::ScalarMul(s) => each(&mut tile, |_| f32x4_splat(s), |s, v| f32x4_mul(s, v)),
-                FusedKerSpec::ScalarSub(s) => each(&mut tile, |_| f32x4_splat(s), |s, v| f32x4_sub(s, v)),
-                FusedKerSpec::ScalarSubF(s) => each(&mut tile, |_| f32x4_splat(s), |s, v| f32x4_sub(v, s)),
+                FusedKerSpec::ScalarMin(s) => each(&mut tile, scalar(s), min),
+                FusedKerSpec::ScalarMax(s) => each(&mut tile, scalar(s), max),
+                FusedKerSpec::ScalarAdd(s) => each(&mut tile, scalar(s), add),
+                FusedKerSpec::ScalarMul(s) => each(&mut tile, scalar(s), mul),
+                FusedKerSpec::ScalarSub(s) => each(&mut tile, scalar(s), sub),
+                FusedKerSpec::ScalarSubF(s) => each(&mut tile, scalar(s), sub_flipped),
                 FusedKerSpec::LeakyRelu(alpha) => {
-                    let (alpha, zero) = (f32x4_splat(alpha), f32x4_splat(0.0));
-                    each(&mut tile, |_| alpha, |alpha, v| v128_bitselect(v, f32x4_mul(alpha, v), f32x4_gt(v, zero)))
+                    let zero = f32x4_splat(0.0);
+                    each(&mut tile, scalar(alpha), |alpha, v| v128_bitselect(v, f32x4_mul(alpha, v), f32x4_gt(v, zero)))
                 }
-                FusedKerSpec::PerRowMin(row) => {
-                    each(&mut tile, |i| f32x4_splat(*row.add(i / 2)), |s, v| f32x4_min(s, v))
-                }
-                FusedKerSpec::PerRowMax(row) => {
-                    each(&mut tile, |i| f32x4_splat(*row.add(i / 2)), |s, v| f32x4_max(s, v))
-                }
-                FusedKerSpec::PerRowAdd(row) => {
-                    each(&mut tile, |i| f32x4_splat(*row.add(i / 2)), |s, v| f32x4_add(s, v))
-                }
-                FusedKerSpec::PerRowMul(row) => {
-                    each(&mut tile, |i| f32x4_splat(*row.add(i / 2)), |s, v| f32x4_mul(s, v))
-                }
-                FusedKerSpec::PerRowSub(row) => {
-                    each(&mut tile, |i| f32x4_splat(*row.add(i / 2)), |s, v| f32x4_sub(s, v))
-                }
-                FusedKerSpec::PerRowSubF(row) => {
-                    each(&mut tile, |i| f32x4_splat(*row.add(i / 2)), |s, v| f32x4_sub(v, s))
-                }
-                FusedKerSpec::PerColMin(cols) => each(&mut tile, |i| column_half(cols, i), |s, v| f32x4_min(s, v)),
-                FusedKerSpec::PerColMax(cols) => each(&mut tile, |i| column_half(cols, i), |s, v| f32x4_max(s, v)),
-                FusedKerSpec::PerColAdd(cols) => each(&mut tile, |i| column_half(cols, i), |s, v| f32x4_add(s, v)),
-                FusedKerSpec::PerColMul(cols) => each(&mut tile, |i| column_half(cols, i), |s, v| f32x4_mul(s, v)),
-                FusedKerSpec::PerColSub(cols) => each(&mut tile, |i| column_half(cols, i), |s, v| f32x4_sub(s, v)),
-                FusedKerSpec::PerColSubF(cols) => each(&mut tile, |i| column_half(cols, i), |s, v| f32x4_sub(v, s)),
+                FusedKerSpec::PerRowMin(row) => each(&mut tile, per_row(row), min),
+                FusedKerSpec::PerRowMax(row) => each(&mut tile, per_row(row), max),
+                FusedKerSpec::PerRowAdd(row) => each(&mut tile, per_row(row), add),
+                FusedKerSpec::PerRowMul(row) => each(&mut tile, per_row(row), mul),
+                FusedKerSpec::PerRowSub(row) => each(&mut tile, per_row(row), sub),
+                FusedKerSpec::PerRowSubF(row) => each(&mut tile, per_row(row), sub_flipped),
+                FusedKerSpec::PerColMin(cols) => each(&mut tile, per_column(cols), min),
+                FusedKerSpec::PerColMax(cols) => each(&mut tile, per_column(cols), max),
+                FusedKerSpec::PerColAdd(cols) => each(&mut tile, per_column(cols), add),
+                FusedKerSpec::PerColMul(cols) => each(&mut tile, per_column(cols), mul),
+                FusedKerSpec::PerColSub(cols) => each(&mut tile, per_column(cols), sub),
+                FusedKerSpec::PerColSubF(cols) => each(&mut tile, per_column(cols), sub_flipped),
                 // Quantized steps, which an f32 product only meets in a mixed graph: scalings by a
                 // constant, as in tract's kernel.
                 FusedKerSpec::QScale(shift, policy, mult) => {
                     let scale = tract_linalg::Scaler::from_fuse_params(shift, policy, mult).scale;
-                    each(&mut tile, |_| f32x4_splat(scale), |s, v| f32x4_mul(s, v))
+                    each(&mut tile, scalar(scale), mul)
                 }
-                FusedKerSpec::RoundingShiftRight(shift, _) => {
-                    each(&mut tile, |_| f32x4_splat(2f32.powi(-(shift as i32))), |s, v| f32x4_mul(s, v))
-                }
-                FusedKerSpec::ShiftLeft(shift) => {
-                    each(&mut tile, |_| f32x4_splat(2f32.powi(shift as i32)), |s, v| f32x4_mul(s, v))
-                }
+                FusedKerSpec::RoundingShiftRight(shift, _) => each(&mut tile, scalar(2f32.powi(-(shift as i32))), mul),
+                FusedKerSpec::ShiftLeft(shift) => each(&mut tile, scalar(2f32.powi(shift as i32)), mul),
                 FusedKerSpec::AddUnicast(store) => {
                     for r in 0..8 {
                         let at = |c: usize| *(at(&store, r, c) as *const f32);
@@ -148,7 +132,7 @@ unsafe fn kernel(program: &[FusedKerSpec<f32>]) -> isize {
                     }
                 }
                 FusedKerSpec::AddRowColProducts(rows, cols) => {
-                    let (low, high) = (column_half(cols, 0), column_half(cols, 1));
+                    let (low, high) = (per_column(cols)(0), per_column(cols)(1));
                     for r in 0..8 {
                         let s = f32x4_splat(*rows.add(r));
                         tile[2 * r] = madd(tile[2 * r], s, low);
@@ -175,13 +159,44 @@ unsafe fn kernel(program: &[FusedKerSpec<f32>]) -> isize {
     0
 }
 
-/// Columns 0-3 (even `i`) or 4-7 (odd `i`) of an 8-value column operand.
-///
-/// # Safety
-/// `cols` points at 8 values.
+/// The operand of tile vector `i` for a scalar step: the scalar in every lane.
 #[inline(always)]
-unsafe fn column_half(cols: *const f32, i: usize) -> v128 {
-    unsafe { v128_load((cols as *const v128).add(i % 2)) }
+fn scalar(s: f32) -> impl Fn(usize) -> v128 {
+    move |_| f32x4_splat(s)
+}
+
+/// For a per-row step: row `i / 2`'s value (`row` points at 8 values, tract's contract).
+#[inline(always)]
+fn per_row(row: *const f32) -> impl Fn(usize) -> v128 {
+    // SAFETY: `i < 16`, so `i / 2` is one of the 8 rows.
+    move |i| unsafe { f32x4_splat(*row.add(i / 2)) }
+}
+
+/// For a per-column step: columns 0-3 (even `i`) or 4-7 (odd `i`) of the 8 `cols` points at.
+#[inline(always)]
+fn per_column(cols: *const f32) -> impl Fn(usize) -> v128 {
+    // SAFETY: two v128 of the 8 columns (tract's contract); wasm loads need no alignment.
+    move |i| unsafe { v128_load((cols as *const v128).add(i % 2)) }
+}
+
+/// The steps' operations, `op(operand, accumulator)` as in tract's kernels (`*SubF` flipped).
+fn min(s: v128, v: v128) -> v128 {
+    f32x4_min(s, v)
+}
+fn max(s: v128, v: v128) -> v128 {
+    f32x4_max(s, v)
+}
+fn add(s: v128, v: v128) -> v128 {
+    f32x4_add(s, v)
+}
+fn mul(s: v128, v: v128) -> v128 {
+    f32x4_mul(s, v)
+}
+fn sub(s: v128, v: v128) -> v128 {
+    f32x4_sub(s, v)
+}
+fn sub_flipped(s: v128, v: v128) -> v128 {
+    f32x4_sub(v, s)
 }
 
 /// Where value `[r][c]` of a stored tile is.
