@@ -208,7 +208,7 @@ unsafe fn convolve(op: &DepthwiseConv, kernel: DepthwiseCF32, x: &[f32], out: &S
     assert!(row < g.output[0] && channels.end <= c);
     assert!(x.len() == g.input[0] * in_w * c && weights.len() == g.kernel[0] * g.kernel[1] * c && bias.len() == c);
     let row_kind = taps.row_kind[row];
-    let origin_row = (row * g.stride[0]) as isize - g.pad[0] as isize;
+    let origin_row = g.taps(0, row).1;
     // Input rows from the first tap inside the image; other channel groups of the output row
     // are other units', so a pointer rather than a slice of it.
     let top = (origin_row + taps.rows[row_kind].start as isize) as usize * in_w * c;
@@ -217,8 +217,7 @@ unsafe fn convolve(op: &DepthwiseConv, kernel: DepthwiseCF32, x: &[f32], out: &S
     let run = |columns: Range<usize>| {
         let kind = taps.column_kind[columns.start];
         let (indices, offsets) = &taps.lists[row_kind * taps.columns.len() + kind];
-        let first =
-            ((columns.start * g.stride[1]) as isize - g.pad[1] as isize + taps.columns[kind].start as isize) as usize;
+        let first = (g.taps(1, columns.start).1 + taps.columns[kind].start as isize) as usize;
         // SAFETY: the tap lists name only taps inside the image (`Geometry::taps`), from input
         // column `first` on, for every column of `columns` (which steps `stride` input columns);
         // channels within `c`; the output columns within the row; the lengths asserted above.

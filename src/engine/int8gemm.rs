@@ -255,19 +255,13 @@ mod simd {
 /// The output tensor, written tile by tile, possibly from several threads at once (each writes
 /// its own units of work, so writes never overlap).
 pub(crate) struct Output<'a> {
-    values: *mut f32,
-    len: usize,
+    values: parallel::SharedMut<'a, f32>,
     layout: Layout,
-    _borrow: std::marker::PhantomData<&'a mut [f32]>,
 }
-
-// SAFETY: `gemm` calls on different threads write disjoint units (its contract).
-unsafe impl Send for Output<'_> {}
-unsafe impl Sync for Output<'_> {}
 
 impl<'a> Output<'a> {
     pub(crate) fn new(values: &'a mut [f32], layout: Layout) -> Self {
-        Output { values: values.as_mut_ptr(), len: values.len(), layout, _borrow: std::marker::PhantomData }
+        Output { values: parallel::SharedMut::new(values), layout }
     }
 }
 
@@ -292,8 +286,12 @@ pub(crate) unsafe fn gemm(
     assert!(w.rows <= epilogue.scale.len() && w.rows <= epilogue.bias.len());
     let layout = out.layout;
     assert!(
-        cols == 0 || w.rows == 0 || (w.rows - 1) * layout.channel_stride + (cols - 1) * layout.column_stride < out.len
+        cols == 0
+            || w.rows == 0
+            || (w.rows - 1) * layout.channel_stride + (cols - 1) * layout.column_stride < out.values.len()
     );
+    // Tiles of different units interleave in memory: a pointer, not slices.
+    let values = out.values.span(0, out.values.len());
     // Channels-last outputs: the tile is computed transposed (columns as its rows, channels as
     // its columns), so each column's 8 channels are stored as two contiguous vectors, not
     // through 4x4 transposes. In wasm Lite0's expanding convolutions, more than half of the
@@ -325,7 +323,7 @@ pub(crate) unsafe fn gemm(
                 let width = TILE.min(cols - first_col);
                 // SAFETY: the tile's rows and columns are within `out` (asserted above).
                 let origin =
-                    unsafe { out.values.add(panel * TILE * layout.channel_stride + first_col * layout.column_stride) };
+                    unsafe { values.add(panel * TILE * layout.channel_stride + first_col * layout.column_stride) };
                 let (a, b, dest) = if transposed {
                     (b, a, Dest { origin, row_stride: layout.column_stride, col_stride: 1, rows: width, cols: TILE })
                 } else {

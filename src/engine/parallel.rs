@@ -65,6 +65,10 @@ impl<'a, T> SharedMut<'a, T> {
         SharedMut { values: values.as_mut_ptr(), len: values.len(), _borrow: std::marker::PhantomData }
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     /// `len` values from `start` (checked against the whole).
     ///
     /// # Safety
