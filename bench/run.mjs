@@ -14,6 +14,7 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { loadTest } from './load.mjs';
 import { serve } from './server.mjs';
+import { codeByCrate, sameData } from './wasm-size.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const ROOT = path.resolve(HERE, '..');
@@ -82,6 +83,16 @@ function sizes(files) {
 }
 
 /** The threaded build's JS snippets (wasm-bindgen-rayon's worker helper), relative to pkg-threads/. */
+/** The threads build's code by crate (bench/wasm-size.mjs), from the unstripped module cargo
+ * wrote for it, when that is the build pkg-threads/ holds. */
+function threadsCodeByCrate() {
+  const unstripped = path.join(ROOT, 'target/threads/wasm32-unknown-unknown/release/webinfer.wasm');
+  const shipped = path.join(ROOT, 'pkg-threads/webinfer_bg.wasm');
+  if (!existsSync(unstripped) || !sameData(unstripped, shipped)) return { skipped: `${path.relative(ROOT, unstripped)} is missing or not the build in pkg-threads/` };
+  const { total, crates } = codeByCrate(unstripped);
+  return { build: 'webinfer-threads', total, crates };
+}
+
 function snippets() {
   const dir = path.join(ROOT, 'pkg-threads');
   return readdirSync(dir, { recursive: true }).filter((f) => f.startsWith('snippets') && f.endsWith('.js'));
@@ -142,7 +153,7 @@ async function latency(browser, base, list, { ortThreads, builds }) {
     if (ortThreads) for (const b of builds) agreement[b] = await page.evaluate(([m, b]) => bench.agreement(m, b), [model, b]);
     // By operator: the simd128 build beside onnxruntime-web; with the threads build beside it,
     // both, so the threads table shows which operators gain from the second thread.
-    const profiled = ortThreads === 1 ? ['webinfer'] : ortThreads === 0 ? builds.filter((b) => b !== 'webinfer-relaxed') : [];
+    const profiled = ortThreads === 1 ? builds : ortThreads === 0 ? builds.filter((b) => b !== 'webinfer-relaxed') : [];
     const profileByBuild = {};
     for (const b of profiled) profileByBuild[b] = await page.evaluate(([m, n, b]) => bench.profile(m, n, b), [model, SMOKE ? 2 : 10, b]);
     const s = Object.fromEntries(engines.map((e) => [e, stats(times[e])]));
@@ -198,6 +209,7 @@ async function main() {
       'webinfer-threads': sizes(['webinfer_bg.wasm', 'webinfer.js', ...snippets()].map((f) => path.join(ROOT, 'pkg-threads', f))),
       ort: sizes(['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'].map((f) => path.join(ORT_DIST, f))),
     },
+    codeByCrate: threadsCodeByCrate(),
     startup: {},
     native: {},
   };
@@ -226,6 +238,58 @@ const f1 = (v) => (v == null ? '–' : v.toFixed(1));
 const f2 = (v) => (v == null ? '–' : v.toFixed(2));
 const mb = (v) => (v / 1e6).toFixed(2);
 const spread = (s) => `${f2(s.median)} (${f2(s.p10)}–${f2(s.p90)})`;
+
+/** One line per missed target, explained with the figures this run measured. */
+function whyMissed(r, missed) {
+  const lines = [];
+  const lite = (kind) => `efficientnet-lite0-${kind}`;
+  const opMs = (profile, ...ops) => profile ? profile.filter((o) => ops.includes(o.op)).reduce((a, o) => a + o.ms, 0) : null;
+  const relaxedProfile = (kind) => r.latency.models[lite(kind)]?.profileByBuild?.['webinfer-relaxed'];
+  const median = (kind, build) => r.latency.models[lite(kind)]?.[build]?.median;
+  if (missed.some((w) => w.startsWith('int8 latency / fp32'))) {
+    const [i8, f32] = [relaxedProfile('int8'), relaxedProfile('fp32')];
+    const gain = (kind) => median(kind, 'webinfer') / median(kind, 'webinfer-relaxed');
+    lines.push(`- **int8 / fp32.** In the relaxed-simd build, int8 Lite0's pointwise convolutions (\`Int8PointwiseConv\`, webinfer's kernel on \`i32x4.dot_i16x8_s\`) take ${f2(opMs(i8, 'Int8PointwiseConv'))} ms per run and its depthwise convolutions, still in f32, ${f2(opMs(i8, 'DepthwiseConv', 'DepthWiseConv'))} ms; ` +
+      `fp32 Lite0's matrix products (\`OptMatMul\`) take ${f2(opMs(f32, 'OptMatMul'))} ms. relaxed-simd's fused multiply-add makes fp32 ${f2(gain('fp32'))}x faster than simd128 and int8 only ${f2(gain('int8'))}x (relaxed-simd's integer dot product takes 7-bit weights: PERFORMANCE.md, section 12): ` +
+      `with simd128 the ratio is ${f2(median('int8', 'webinfer') / median('fp32', 'webinfer'))}. ` +
+      'Tried: tract\'s own quantized convolutions (PERFORMANCE.md section 7), int8 pointwise convolutions on a kernel of webinfer\'s (8, 9, 11), its tile at opt-level 3 (11, 12).');
+  }
+  if (missed.some((w) => w.startsWith('threads build'))) {
+    const m = (kind) => r.latencyThreads?.models[lite(kind)];
+    const opGain = (kind, op) => {
+      const p = m(kind)?.profileByBuild ?? {};
+      const [one, two] = [opMs(p.webinfer, op), opMs(p['webinfer-threads'], op)];
+      return one && two ? `${f2(one / two)}x` : '–';
+    };
+    const p10 = (kind) => m(kind) ? `${f2(m(kind).webinfer.p10 / m(kind)['webinfer-threads'].p10)}x` : '–';
+    lines.push(`- **Threads.** By operator (the threads table below): the ops webinfer splits itself, spinning while it waits, gained \`Int8PointwiseConv\` ${opGain('int8', 'Int8PointwiseConv')} and \`DepthwiseConv\` ${opGain('int8', 'DepthwiseConv')} / ${opGain('fp32', 'DepthwiseConv')} (int8 / fp32); ` +
+      `tract's, split through rayon's \`join\`, whose waiting thread sleeps: \`OptMatMul\` ${opGain('fp32', 'OptMatMul')} (fp32) and \`OptMatMulPack\` ${opGain('fp32', 'OptMatMulPack')}. ` +
+      `The fastest tenth of runs gained ${p10('int8')} (int8) and ${p10('fp32')} (fp32): both threads spin during an inference, and the host shares these cores. ` +
+      'Tried: the inference on a pool thread with the others spinning (section 5), webinfer\'s ops split with spinning waits (10, 11), tract\'s chunking and threshold knobs (12).');
+  }
+  if (missed.some((w) => w.startsWith('runtime download')) && r.codeByCrate?.crates) {
+    const { crates, total } = r.codeByCrate;
+    const pick = (...names) => crates.filter((k) => names.includes(k.crate));
+    const share = (...names) => `${(100 * pick(...names).reduce((a, k) => a + k.raw, 0) / total).toFixed(1)}%`;
+    const brotli = (...names) => `${mb(pick(...names).reduce((a, k) => a + k.brotli, 0))} MB`;
+    const front = ['tract-onnx', 'tract-onnx-opl', 'tract-hir', 'tract-nnef'];
+    const over = Math.max(...['webinfer', 'webinfer-relaxed', 'webinfer-threads'].map((b) => r.size[b].brotli)) - 1.2e6;
+    lines.push(`- **Download.** ${mb(over)} MB over the target. By crate (table "Where the download goes"), tract-core and the generic code rustc instantiates for its types are ${share('tract-core')} of the threads build's code (${brotli('tract-core')} brotli alone); ` +
+      `the ONNX front end (tract-onnx, -onnx-opl, -hir, -nnef) ${share(...front)} (${brotli(...front)}), so even all of it would not close the gap; webinfer itself is ${share('webinfer')} and its kernels ${share('webinfer-kernels')}. It takes a leaner tract-core. ` +
+      'Tried: opt-level "s" but for the kernels (section 3, kept), "z" and wasm-opt (7).');
+  } else if (missed.some((w) => w.startsWith('runtime download'))) lines.push(`- **Download.** Code by crate not measured: ${r.codeByCrate?.skipped ?? 'no unstripped module'}.`);
+  if (missed.some((w) => w.startsWith('model parse + plan'))) {
+    const { cold, warm } = r.startup[lite('int8')].webinfer;
+    const n = r.native[lite('int8')];
+    const native = n ? n.load_ms + n.plan_ms : null;
+    const st = cold.planStagesMs ?? {};
+    lines.push(`- **Planning.** Cold, int8 Lite0 (table "Where webinfer's time goes"): parse ${f1(cold.parseMs)} ms (protobuf, and webinfer folding the int8 weights), typed ${f1(st.typed)}, declutter ${f1(st.declutter)} (tract's passes, then webinfer's int8 and depthwise rewrites), optimize ${f1(st.optimize)}. ` +
+      `Warm, with the browser's code cache filled by the cold visit, parse + plan took ${f1(warm.parseMs + warm.planMs)} ms. ` +
+      (native ? `The same work natively (\`webinfer bench\`, load + plan): ${f1(native)} ms, so the browser took ${f2((cold.parseMs + cold.planMs) / native)}x that cold and ${f2((warm.parseMs + warm.planMs) / native)}x warm. ` : '') +
+      'Tried: constant weights folded before tract (section 2), quantize/dequantize pairs fused before declutter (6), a decluttered NNEF file (7), work done twice removed (9).');
+  }
+  return lines;
+}
 
 function markdown(r) {
   const lines = [];
@@ -256,7 +320,9 @@ function markdown(r) {
     ];
     add('## Performance targets (issue 6), this run', '', '| what | now | target | met |', '|---|---|---|---|');
     for (const [what, v, target, met] of rows) add(`| ${what} | ${v == null ? 'not measured' : f2(v)} | ${target} | ${v != null && met(v) ? 'yes' : '**no**'} |`);
-    add('', 'What explains the misses, what was tried and what is next: [PERFORMANCE.md](PERFORMANCE.md).', '');
+    const missed = rows.filter(([, v, , met]) => v == null || !met(v)).map(([what]) => what);
+    if (missed.length) add('', '### Why the misses: this run\'s own figures', '', ...whyMissed(r, missed), '');
+    add('', 'Each step tried, with its measurements, and what is next: [PERFORMANCE.md](PERFORMANCE.md).', '');
   }
   add('## Per-inference latency, one thread', '', '| model | webinfer simd128 | webinfer relaxed-simd | onnxruntime-web | simd128 / ort | relaxed / ort | native webinfer (CLI) | wasm (simd128) / native |', '|---|---|---|---|---|---|---|---|');
   for (const [name, m] of Object.entries(r.latency.models)) {
@@ -324,6 +390,17 @@ function markdown(r) {
   }
   add('', '## Runtime download (wasm + JS)', '', '| engine | files | raw | gzip | brotli |', '|---|---|---|---|---|');
   for (const [engine, s] of Object.entries(r.size)) add(`| ${engine} | ${s.files.map((f) => `\`${path.basename(f)}\``).join(', ')} | ${mb(s.raw)} MB | ${mb(s.gzip)} MB | ${mb(s.brotli)} MB |`);
+  if (r.codeByCrate?.crates) {
+    const { total, crates } = r.codeByCrate;
+    add('', '## Where the download goes: the threads build\'s code by crate', '',
+      'Function bodies of the unstripped module cargo wrote for the threads build (the same data section as the shipped file), by the crate that owns them: ' +
+      'a generic function counts for the last non-std crate its mangled name mentions, the one whose types made rustc instantiate it (`bench/wasm-size.mjs`). ' +
+      '"brotli alone" compresses that crate\'s bodies by themselves, so the column does not add up to the file.', '',
+      '| crate | functions | code | share | brotli alone |', '|---|---|---|---|---|');
+    for (const c of crates.slice(0, 12)) add(`| ${c.crate} | ${c.functions} | ${mb(c.raw)} MB | ${(100 * c.raw / total).toFixed(1)}% | ${mb(c.brotli)} MB |`);
+    const rest = crates.slice(12);
+    add(`| ${rest.length} others | ${rest.reduce((a, c) => a + c.functions, 0)} | ${mb(rest.reduce((a, c) => a + c.raw, 0))} MB | ${(100 * rest.reduce((a, c) => a + c.raw, 0) / total).toFixed(1)}% | ${mb(rest.reduce((a, c) => a + c.brotli, 0))} MB |`);
+  } else if (r.codeByCrate?.skipped) add('', `Code by crate: not measured (${r.codeByCrate.skipped}).`);
   add('', '## Wasm memory (cold start, MB)', '', '| model | engine | after load | after first run |', '|---|---|---|---|');
   for (const [name, engines] of Object.entries(r.startup)) {
     for (const [engine, phases] of Object.entries(engines)) add(`| ${name} | ${engine} | ${mb(phases.cold.memoryAfterLoad)} | ${mb(phases.cold.memoryAfterRun)} |`);
