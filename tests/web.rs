@@ -335,13 +335,16 @@ async fn efficientnet_lite0_matches_onnxruntime() {
         }
         // The answers above came through webinfer's own ops: in both models, 15 of the 16
         // depthwise convolutions run as DepthwiseConv (tract leaves the first channels first, so
-        // it keeps that one), and the int8 model's pointwise ones as int8 products.
+        // it keeps that one), and the int8 model's pointwise ones as int8 products. In fp32, the
+        // ReLU6 after each of those 15 runs inside it: two are left as tract's ops (after the stem
+        // and after tract's depthwise convolution); int8 has none (quantization clamps instead).
         let ops = session.profile(last_feeds.take().unwrap().unchecked_into::<Feeds>(), 1).map_err(message).unwrap();
         let nodes = |op: &str| -> f64 {
             Array::from(&ops).iter().filter(|o| get(o, "op").as_string().as_deref() == Some(op)).map(|o| get(&o, "nodes").as_f64().unwrap()).sum()
         };
         assert_eq!((nodes("DepthwiseConv"), nodes("DepthWiseConv")), (15.0, 1.0), "{kind}");
         assert_eq!(nodes("Int8PointwiseConv"), if kind == "int8" { 32.0 } else { 0.0 }, "{kind}");
+        assert_eq!(nodes("OptBinChain(Max+Min)"), if kind == "fp32" { 2.0 } else { 0.0 }, "{kind}");
     }
 }
 

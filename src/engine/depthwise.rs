@@ -11,13 +11,19 @@
 //! aarch64), so this op takes that layout and replaces them only there. Other layouts,
 //! dilations and hosts without the kernel stay tract's. Every output value is the same sum
 //! tract computes, so the split does not change the numbers.
+//!
+//! A clamp that follows (ReLU6 or ReLU: tract's `Max` and `Min` with a constant) is applied to
+//! each unit's output while it is in cache, instead of as an op of its own with its own pass over
+//! memory (and, in the threaded build, its own split through rayon).
 
 use std::ops::Range;
 use std::sync::Arc;
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cnn::conv::{Conv, KernelFormat};
+use tract_onnx::tract_core::ops::math::{Max, Min};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 use tract_onnx::tract_core::tract_linalg::routines::{self, DepthwiseCF32};
 
@@ -78,6 +84,8 @@ pub struct DepthwiseConv {
     weights: Arc<Vec<f32>>,
     bias: Arc<Vec<f32>>,
     taps: Arc<TapLists>,
+    /// The clamp the graph applied next, `[low, high]` (infinite for a side it did not clamp).
+    clamp: Option<[f32; 2]>,
 }
 
 impl Eq for DepthwiseConv {}
@@ -89,8 +97,9 @@ impl Op for DepthwiseConv {
 
     fn info(&self) -> TractResult<Vec<String>> {
         let g = &self.geometry;
+        let clamp = self.clamp.map(|[lo, hi]| format!(", clamped to [{lo}, {hi}]")).unwrap_or_default();
         Ok(vec![format!(
-            "{} channels, {}x{} kernel, stride {}x{}, {}x{} -> {}x{}",
+            "{} channels, {}x{} kernel, stride {}x{}, {}x{} -> {}x{}{clamp}",
             g.channels,
             g.kernel[0],
             g.kernel[1],
@@ -245,6 +254,37 @@ unsafe fn convolve(op: &DepthwiseConv, kernel: DepthwiseCF32, x: &[f32], out: &S
     if !interior.is_empty() {
         run(interior);
     }
+    if let Some(clamp) = op.clamp {
+        for ox in 0..out_w {
+            // SAFETY: this unit's channels of column `ox` of its row, just written (as above).
+            clamp_all(
+                unsafe { std::slice::from_raw_parts_mut(output.add(ox * c + channels.start), channels.len()) },
+                clamp,
+            );
+        }
+    }
+}
+
+/// `min(max(v, low), high)` as tract's `Max` then `Min` compute it for f32, NaN included (NaN
+/// becomes `low`): with `low` not NaN, `if low < v { v } else { low }` is Rust's `f32::max`
+/// (tract's) and wasm's `f32x4.pmax`, and with `v` no longer NaN, the same holds for `min`.
+fn clamp_all(values: &mut [f32], [low, high]: [f32; 2]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let values = {
+        use core::arch::wasm32::*;
+        let (lo, hi) = (f32x4_splat(low), f32x4_splat(high));
+        let mut quads = values.chunks_exact_mut(4);
+        for quad in &mut quads {
+            let at = quad.as_mut_ptr() as *mut v128;
+            // SAFETY: four f32 in `quad`; wasm loads and stores need no alignment.
+            unsafe { v128_store(at, f32x4_pmin(hi, f32x4_pmax(lo, v128_load(at)))) };
+        }
+        quads.into_remainder()
+    };
+    for v in values {
+        let above = if low < *v { *v } else { low };
+        *v = if above < high { above } else { high };
+    }
 }
 
 /// The op for a depthwise `Conv` tract left channels last, when it has constant f32 weights
@@ -312,7 +352,13 @@ fn depthwise_form(model: &TypedModel, node: &TypedNode, conv: &Conv) -> TractRes
     let bias = bias.try_as_plain_ram()?;
     let bias = bias.as_slice::<f32>()?;
     let bias = if bias.len() == 1 { vec![bias[0]; channels] } else { bias.to_vec() };
-    Ok(Some(DepthwiseConv { geometry, weights: Arc::new(weights), bias: Arc::new(bias), taps: Arc::new(taps) }))
+    Ok(Some(DepthwiseConv {
+        geometry,
+        weights: Arc::new(weights),
+        bias: Arc::new(bias),
+        taps: Arc::new(taps),
+        clamp: None,
+    }))
 }
 
 /// Replaces every depthwise convolution [`depthwise_form`] accepts (decluttered model). Returns
@@ -320,8 +366,62 @@ fn depthwise_form(model: &TypedModel, node: &TypedNode, conv: &Conv) -> TractRes
 pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
     super::rewrite::each_node(model, |model, node| {
         let Some(conv) = node.op_as::<Conv>() else { return Ok(None) };
-        let Some(op) = depthwise_form(model, node, conv)? else { return Ok(None) };
-        TypedModelPatch::replace_single_op(model, node, &node.inputs[..1], op).map(Some)
+        let Some(mut op) = depthwise_form(model, node, conv)? else { return Ok(None) };
+        // `Max(low)` alone (ReLU) or followed by `Min(high)` (ReLU6, ONNX's Clip): in that order
+        // `clamp_all` gives what tract's ops would, NaN included.
+        let mut last = node.id;
+        if let Some((Bound::Low(low), max)) = clamp_after(model, node.id)? {
+            let mut clamp = [low, f32::INFINITY];
+            last = max;
+            if let Some((Bound::High(high), min)) = clamp_after(model, max)? {
+                if low <= high {
+                    clamp[1] = high;
+                    last = min;
+                }
+            }
+            op.clamp = Some(clamp);
+        }
+        let mut patch = TypedModelPatch::default();
+        let input = patch.tap_model(model, node.inputs[0])?;
+        let out = patch.wire_node(&node.name, op, &[input])?[0];
+        patch.shunt_outside(model, OutletId::new(last, 0), out)?;
+        Ok(Some(patch))
+    })
+}
+
+enum Bound {
+    Low(f32),
+    High(f32),
+}
+
+/// The `Max` or `Min` with a single constant value that is the only consumer of node `id`'s
+/// output (a ReLU6 is one of each), and that node's id.
+fn clamp_after(model: &TypedModel, id: usize) -> TractResult<Option<(Bound, usize)>> {
+    let out = OutletId::new(id, 0);
+    let Some(next) = model.single_succ(id)? else { return Ok(None) };
+    let Some(bin) = next.op_as::<TypedBinOp>() else { return Ok(None) };
+    if model.outputs.contains(&out) || next.inputs.len() != 2 || bin.1.is_some_and(|dt| dt != f32::datum_type()) {
+        return Ok(None);
+    }
+    let other = if next.inputs[0] == out { next.inputs[1] } else { next.inputs[0] };
+    let Some(bound) = model.outlet_fact(other)?.konst.clone() else { return Ok(None) };
+    // One value, broadcast: the result keeps the convolution's shape.
+    if bound.datum_type() != f32::datum_type()
+        || bound.len() != 1
+        || model.outlet_fact(OutletId::new(next.id, 0))?.shape != model.outlet_fact(out)?.shape
+    {
+        return Ok(None);
+    }
+    let value = bound.try_as_plain_ram()?.as_slice::<f32>()?[0];
+    if value.is_nan() {
+        return Ok(None);
+    }
+    Ok(if bin.0.is::<Max>() {
+        Some((Bound::Low(value), next.id))
+    } else if bin.0.is::<Min>() {
+        Some((Bound::High(value), next.id))
+    } else {
+        None
     })
 }
 
@@ -426,6 +526,109 @@ mod tests {
     /// Values in [-1, 1) that are not a pattern a wrong index could still match.
     fn values(n: usize, seed: usize) -> Vec<f32> {
         (0..n).map(|i| ((i * 7919 + seed * 104_729) % 1999) as f32 / 999.5 - 1.0).collect()
+    }
+
+    /// What tract's `Max` then `Min` give, NaN and infinities included (no NaN comes out): Rust's
+    /// `f32::max` and `f32::min` (tract's own for f32), on enough values for the wasm build's
+    /// four-lane loop and its remainder.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn clamps_as_tract_does() {
+        let values = [f32::NAN, -1.0, 0.3, 7.0, 6.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, 2.5, f32::NAN, -3.0];
+        for clamp in [[0.0, 6.0], [-0.5, f32::INFINITY], [1.0, 1.0]] {
+            let mut got = values;
+            clamp_all(&mut got, clamp);
+            let want = values.map(|v| v.max(clamp[0]).min(clamp[1]));
+            // By value: which zero `max(-0.0, 0.0)` returns is unspecified, for Rust as for wasm.
+            assert_eq!(got, want, "{clamp:?}");
+        }
+    }
+
+    /// The clamps the rewrite runs in the op (ReLU6 as `Max` then `Min`, ReLU as `Max`), and
+    /// those it must leave to tract (`Min` first, a `Max` whose input is also read elsewhere),
+    /// against the convolution written out in f64, then clamped. 10 channels: two four-lane
+    /// steps and a remainder per pixel.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn runs_a_following_clamp_in_the_op() {
+        let (low, high) = (-0.25f32, 0.5f32);
+        let relu6 = [("max", low), ("min", high)];
+        // The ops after the convolution, whether its output is also a model output, what the op absorbs.
+        type Chain<'a> = (&'a [(&'a str, f32)], bool, Option<[f32; 2]>);
+        let chains: [Chain; 4] = [
+            (&relu6, false, Some([low, high])),
+            (&[("max", low)], false, Some([low, f32::INFINITY])),
+            (&[("min", high), ("max", low)], false, None),
+            (&relu6, true, None),
+        ];
+        let case = case(10, 6, [3, 3], 1, [1, 1], true);
+        let g = geometry(&case);
+        let c = g.channels;
+        let (x, w, b) = (values(g.input[0] * g.input[1] * c, 4), values(c * 9, 5), values(c, 6));
+        for (chain, read_elsewhere, absorbed) in chains {
+            let mut model = TypedModel::default();
+            let source = model.add_source("x", f32::fact(g.shape(g.input))).unwrap();
+            let kernel = model.add_const("w", Tensor::from_shape(&[c, 1, 3, 3], &w).unwrap()).unwrap();
+            let bias = model.add_const("b", Tensor::from_shape(&[c], &b).unwrap()).unwrap();
+            let pool_spec = PoolSpec {
+                data_format: DataFormat::NHWC,
+                kernel_shape: tvec!(3, 3),
+                padding: PaddingSpec::Explicit(tvec!(1, 1), tvec!(1, 1)),
+                dilations: None,
+                strides: Some(tvec!(1, 1)),
+                input_channels: c,
+                output_channels: c,
+            };
+            let conv = Conv { pool_spec, kernel_fmt: KernelFormat::OIHW, group: c, q_params: None };
+            let mut y = model.wire_node("dw", conv, &[source, kernel, bias]).unwrap()[0];
+            let mut outputs = vec![];
+            if read_elsewhere {
+                outputs.push(y);
+            }
+            for (op, bound) in chain {
+                let k = model.add_const(format!("{op}.bound"), Tensor::from_shape(&[1, 1, 1, 1], &[*bound]).unwrap());
+                let mini: Box<dyn tract_onnx::tract_core::ops::binary::BinMiniOp> =
+                    if *op == "max" { Box::new(Max) } else { Box::new(Min) };
+                y = model.wire_node(*op, TypedBinOp(mini, None), &[y, k.unwrap()]).unwrap()[0];
+            }
+            outputs.insert(0, y);
+            model.select_output_outlets(&outputs).unwrap();
+            let replaced = rewrite(&mut model).unwrap();
+            assert_eq!(replaced, routines::depthwise_c_f32().is_some() as usize, "{chain:?}");
+            if replaced == 1 {
+                let op = model.nodes().iter().find_map(|n| n.op_as::<DepthwiseConv>()).unwrap();
+                assert_eq!(op.clamp, absorbed, "{chain:?}, read elsewhere: {read_elsewhere}");
+                let left = model.nodes().iter().filter(|n| n.op_is::<TypedBinOp>()).count();
+                assert_eq!(left, if absorbed.is_some() { 0 } else { chain.len() }, "{chain:?}");
+            }
+            let input = Tensor::from_shape(&g.shape(g.input), &x).unwrap();
+            let got = model.into_runnable().unwrap().run(tvec!(input.into_tvalue())).unwrap().remove(0);
+            let got = got.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
+            let [oh, ow] = g.output;
+            let mut clipped = 0;
+            for (oy, ox, ch) in (0..oh).flat_map(|oy| (0..ow).flat_map(move |ox| (0..c).map(move |ch| (oy, ox, ch)))) {
+                let mut want = b[ch] as f64;
+                for (ky, kx) in (0..3).flat_map(|ky| (0..3).map(move |kx| (ky, kx))) {
+                    let (iy, ix) = ((oy + ky) as isize - 1, (ox + kx) as isize - 1);
+                    if (0..g.input[0] as isize).contains(&iy) && (0..g.input[1] as isize).contains(&ix) {
+                        want += w[ch * 9 + ky * 3 + kx] as f64
+                            * x[(iy as usize * g.input[1] + ix as usize) * c + ch] as f64;
+                    }
+                }
+                let clamped =
+                    chain.iter().fold(
+                        want,
+                        |v, (op, bound)| if *op == "max" { v.max(*bound as f64) } else { v.min(*bound as f64) },
+                    );
+                clipped += (clamped != want) as usize;
+                let got = got[(oy * ow + ox) * c + ch] as f64;
+                assert!(
+                    (got - clamped).abs() <= 1e-5 * (1.0 + clamped.abs()),
+                    "{chain:?} at {oy},{ox},{ch}: {got} vs {clamped}"
+                );
+            }
+            assert!(clipped > c, "{chain:?}: the bounds must clip some values ({clipped})");
+        }
     }
 
     /// A channels-last depthwise `Conv` as tract declutters one, through the rewrite, against
