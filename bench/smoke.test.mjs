@@ -41,6 +41,7 @@ test('bench harness smoke run: every section, both engines agree', () => {
   assert.equal(r.load.exitCodeAfterSigterm, 0, 'the server exits 0 on SIGTERM after the load');
   const md = readFileSync(path.join(ROOT, 'target/bench-smoke/RESULTS.md'), 'utf8');
   // The threads build's code by crate: every function counted once, tract's and webinfer's named.
+  assert.ok(r.codeByCrate.crates, `code by crate: ${r.codeByCrate.skipped}`);
   const { crates, total } = r.codeByCrate;
   assert.equal(crates.reduce((a, c) => a + c.raw, 0), total, 'code by crate adds up');
   for (const crate of ['tract-core', 'tract-linalg', 'webinfer', 'webinfer-kernels']) assert.ok(crates.some((c) => c.crate === crate && c.raw > 0), `code by crate names ${crate}`);
