@@ -82,17 +82,24 @@ function sizes(files) {
   };
 }
 
-/** The threaded build's JS snippets (wasm-bindgen-rayon's worker helper), relative to pkg-threads/. */
 /** The threads build's code by crate (bench/wasm-size.mjs), from the unstripped module cargo
- * wrote for it, when that is the build pkg-threads/ holds. */
+ * wrote for it, when that is the build pkg-threads/ holds: the same data section (string
+ * constants and panic locations, which nearly any code change moves). */
 function threadsCodeByCrate() {
   const unstripped = path.join(ROOT, 'target/threads/wasm32-unknown-unknown/release/webinfer.wasm');
   const shipped = path.join(ROOT, 'pkg-threads/webinfer_bg.wasm');
-  if (!existsSync(unstripped) || !sameData(unstripped, shipped)) return { skipped: `${path.relative(ROOT, unstripped)} is missing or not the build in pkg-threads/` };
-  const { total, crates } = codeByCrate(unstripped);
-  return { build: 'webinfer-threads', total, crates };
+  try {
+    if (!existsSync(unstripped) || !existsSync(shipped) || !sameData(unstripped, shipped)) {
+      return { skipped: `${path.relative(ROOT, unstripped)} is missing or not the build in pkg-threads/` };
+    }
+    const { total, crates } = codeByCrate(unstripped);
+    return { build: 'webinfer-threads', total, crates };
+  } catch (e) {
+    return { skipped: `${path.relative(ROOT, unstripped)}: ${e.message}` };
+  }
 }
 
+/** The threaded build's JS snippets (wasm-bindgen-rayon's worker helper), relative to pkg-threads/. */
 function snippets() {
   const dir = path.join(ROOT, 'pkg-threads');
   return readdirSync(dir, { recursive: true }).filter((f) => f.startsWith('snippets') && f.endsWith('.js'));
@@ -248,7 +255,7 @@ function whyMissed(r, missed) {
   const median = (kind, build) => r.latency.models[lite(kind)]?.[build]?.median;
   if (missed.some((w) => w.startsWith('int8 latency / fp32'))) {
     const [i8, f32] = [relaxedProfile('int8'), relaxedProfile('fp32')];
-    const gain = (kind) => median(kind, 'webinfer') / median(kind, 'webinfer-relaxed');
+    const gain = (kind) => median(kind, 'webinfer') / median(kind, 'webinfer-relaxed') || null;
     lines.push(`- **int8 / fp32.** In the relaxed-simd build, int8 Lite0's pointwise convolutions (\`Int8PointwiseConv\`, webinfer's kernel on \`i32x4.dot_i16x8_s\`) take ${f2(opMs(i8, 'Int8PointwiseConv'))} ms per run and its depthwise convolutions, still in f32, ${f2(opMs(i8, 'DepthwiseConv', 'DepthWiseConv'))} ms; ` +
       `fp32 Lite0's matrix products (\`OptMatMul\`) take ${f2(opMs(f32, 'OptMatMul'))} ms. relaxed-simd's fused multiply-add makes fp32 ${f2(gain('fp32'))}x faster than simd128 and int8 only ${f2(gain('int8'))}x (relaxed-simd's integer dot product takes 7-bit weights: PERFORMANCE.md, section 12): ` +
       `with simd128 the ratio is ${f2(median('int8', 'webinfer') / median('fp32', 'webinfer'))}. ` +
@@ -271,11 +278,12 @@ function whyMissed(r, missed) {
     const { crates, total } = r.codeByCrate;
     const pick = (...names) => crates.filter((k) => names.includes(k.crate));
     const share = (...names) => `${(100 * pick(...names).reduce((a, k) => a + k.raw, 0) / total).toFixed(1)}%`;
-    const brotli = (...names) => `${mb(pick(...names).reduce((a, k) => a + k.brotli, 0))} MB`;
+    const alone = (...names) => pick(...names).reduce((a, k) => a + k.brotli, 0);
     const front = ['tract-onnx', 'tract-onnx-opl', 'tract-hir', 'tract-nnef'];
     const over = Math.max(...['webinfer', 'webinfer-relaxed', 'webinfer-threads'].map((b) => r.size[b].brotli)) - 1.2e6;
-    lines.push(`- **Download.** ${mb(over)} MB over the target. By crate (table "Where the download goes"), tract-core and the generic code rustc instantiates for its types are ${share('tract-core')} of the threads build's code (${brotli('tract-core')} brotli alone); ` +
-      `the ONNX front end (tract-onnx, -onnx-opl, -hir, -nnef) ${share(...front)} (${brotli(...front)}), so even all of it would not close the gap; webinfer itself is ${share('webinfer')} and its kernels ${share('webinfer-kernels')}. It takes a leaner tract-core. ` +
+    const [first, second] = crates;
+    lines.push(`- **Download.** ${mb(over)} MB over the target. By crate (table "Where the download goes"), the largest compressed are ${first.crate} (${mb(first.brotli)} MB brotli alone, ${share(first.crate)} of the threads build's code) and ${second.crate} (${mb(second.brotli)} MB, ${share(second.crate)}). ` +
+      `The ONNX front end (tract-onnx, -onnx-opl, -hir, -nnef) is ${share(...front)} (${mb(alone(...front))} MB alone)${alone(...front) < over ? ', so even dropping all of it would not reach the target' : ''}; webinfer's own code is ${share('webinfer')}. ` +
       'Tried: opt-level "s" but for the kernels (section 3, kept), "z" and wasm-opt (7).');
   } else if (missed.some((w) => w.startsWith('runtime download'))) lines.push(`- **Download.** Code by crate not measured: ${r.codeByCrate?.skipped ?? 'no unstripped module'}.`);
   if (missed.some((w) => w.startsWith('model parse + plan'))) {
@@ -287,6 +295,9 @@ function whyMissed(r, missed) {
       `Warm, with the browser's code cache filled by the cold visit, parse + plan took ${f1(warm.parseMs + warm.planMs)} ms. ` +
       (native ? `The same work natively (\`webinfer bench\`, load + plan): ${f1(native)} ms, so the browser took ${f2((cold.parseMs + cold.planMs) / native)}x that cold and ${f2((warm.parseMs + warm.planMs) / native)}x warm. ` : '') +
       'Tried: constant weights folded before tract (section 2), quantize/dequantize pairs fused before declutter (6), a decluttered NNEF file (7), work done twice removed (9).');
+  }
+  for (const what of missed.filter((w) => w.includes('/ onnxruntime-web'))) {
+    lines.push(`- **${what}.** By operator: the one-thread profile below ("Where webinfer's time goes").`);
   }
   return lines;
 }
@@ -393,9 +404,9 @@ function markdown(r) {
   if (r.codeByCrate?.crates) {
     const { total, crates } = r.codeByCrate;
     add('', '## Where the download goes: the threads build\'s code by crate', '',
-      'Function bodies of the unstripped module cargo wrote for the threads build (the same data section as the shipped file), by the crate that owns them: ' +
-      'a generic function counts for the last non-std crate its mangled name mentions, the one whose types made rustc instantiate it (`bench/wasm-size.mjs`). ' +
-      '"brotli alone" compresses that crate\'s bodies by themselves, so the column does not add up to the file.', '',
+      'Function bodies of the unstripped module cargo wrote for the threads build (the same data section as the shipped file), by the crate their code was written in (for a trait impl, the impl\'s crate); ' +
+      'the standard library\'s generic code counts for the first other crate named in its type arguments (`bench/wasm-size.mjs`). ' +
+      '"brotli alone" compresses that crate\'s bodies by themselves: a rough share, and the column does not add up to the file. Largest compressed first.', '',
       '| crate | functions | code | share | brotli alone |', '|---|---|---|---|---|');
     for (const c of crates.slice(0, 12)) add(`| ${c.crate} | ${c.functions} | ${mb(c.raw)} MB | ${(100 * c.raw / total).toFixed(1)}% | ${mb(c.brotli)} MB |`);
     const rest = crates.slice(12);

@@ -1,10 +1,13 @@
-// Where a wasm build's download goes: its function bodies grouped by the Rust crate that owns
-// them, from the name section of the unstripped module cargo leaves in the target directory
-// (the shipped file is stripped). Names are rustc's v0 mangling; a generic function is counted
-// for the last non-std crate its name mentions (the one whose types made rustc instantiate it:
-// `drop_glue::<tract_nnef::ast::Document>` is tract-nnef's), else for std/core/alloc.
-// A crude attribution, as any by name is; the brotli column compresses each crate's bodies
-// alone, so it does not add up to the whole file.
+// Where a wasm build's download goes: its function bodies grouped by Rust crate, from the name
+// section of the unstripped module cargo leaves in the target directory (the shipped file is
+// stripped). A function counts for the crate its code was written in: the first crate its v0-
+// mangled name mentions, which for a trait impl is the impl's, not the trait's
+// (`<webinfer::DepthwiseConv as tract_core::EvalOp>::eval` is webinfer's). Generic code of the
+// standard library counts for the first other crate named in its type arguments
+// (`drop_glue::<tract_nnef::ast::Document>` is tract-nnef's): that is the code the crate brings.
+// Other crates' generics stay with them (rayon's jobs running webinfer's closures are rayon's).
+// The "brotli alone" figure compresses each crate's bodies by themselves: a rough share of the
+// compressed file, and the figures do not add up to it.
 import { readFileSync } from 'node:fs';
 import zlib from 'node:zlib';
 
@@ -56,14 +59,16 @@ export function sameData(a, b) {
 
 /** The crate a v0-mangled name is counted for (see the header). */
 export function owner(name) {
-  // A crate root is `C`, rustc's disambiguator `s<base62>_`, then the length-prefixed name.
+  // A crate root is `C`, rustc's disambiguator `s<base62>_`, then the length-prefixed name; a
+  // crate named again later is a back-reference, so each one's first mention is spelled out.
   const crates = [...name.matchAll(/Cs[0-9A-Za-z]*_(\d+)([A-Za-z_])/g)]
     .map((m) => { const at = m.index + m[0].length - 1; return name.substr(at, Number(m[1])); });
   if (crates.length === 0) return name.startsWith('__wbindgen') || name.startsWith('__wbg') ? 'wasm-bindgen glue' : '(unnamed)';
-  return [...crates].reverse().find((c) => !STD.has(c)) ?? crates[0];
+  return crates.find((c) => !STD.has(c)) ?? crates[0];
 }
 
-/** Code bytes by crate: `{ total, crates: [{ crate, raw, brotli, functions }] }`, largest first. */
+/** Code bytes by crate: `{ total, crates: [{ crate, raw, brotli, functions }] }`, the largest
+ * compressed first (what the download pays for). */
 export function codeByCrate(file) {
   const b = readFileSync(file);
   const { bodies, names, imports } = parse(b);
@@ -76,10 +81,10 @@ export function codeByCrate(file) {
     groups.set(crate, g);
   });
   const total = bodies.reduce((a, [, size]) => a + size, 0);
-  const crates = [...groups.values()].sort((x, y) => y.raw - x.raw).map(({ parts, ...g }) => ({
+  const crates = [...groups.values()].map(({ parts, ...g }) => ({
     ...g,
     brotli: zlib.brotliCompressSync(Buffer.concat(parts), { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_LGWIN]: 24 } }).length,
-  }));
+  })).sort((x, y) => y.brotli - x.brotli);
   return { total, crates };
 }
 

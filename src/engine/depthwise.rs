@@ -265,9 +265,11 @@ unsafe fn convolve(op: &DepthwiseConv, kernel: DepthwiseCF32, x: &[f32], out: &S
     }
 }
 
-/// `min(max(v, low), high)` as tract's `Max` then `Min` compute it for f32, NaN included (NaN
-/// becomes `low`): with `low` not NaN, `if low < v { v } else { low }` is Rust's `f32::max`
-/// (tract's) and wasm's `f32x4.pmax`, and with `v` no longer NaN, the same holds for `min`.
+/// `min(max(v, low), high)` as tract's `Max` then `Min` compute it for f32 in wasm, NaN
+/// included (NaN becomes `low`): with `low` not NaN, `if low < v { v } else { low }` is Rust's
+/// `f32::max` (tract's scalar code) and wasm's `f32x4.pmax` (tract's wasm kernel), and with `v`
+/// no longer NaN, the same holds for `min`. (tract's aarch64 kernels would keep a NaN; webinfer
+/// refuses NaN inputs unless the model tests for NaN.)
 fn clamp_all(values: &mut [f32], [low, high]: [f32; 2]) {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     let values = {
@@ -544,28 +546,34 @@ mod tests {
         }
     }
 
-    /// The clamps the rewrite runs in the op (ReLU6 as `Max` then `Min`, ReLU as `Max`), and
-    /// those it must leave to tract (`Min` first, a `Max` whose input is also read elsewhere),
-    /// against the convolution written out in f64, then clamped. 10 channels: two four-lane
-    /// steps and a remainder per pixel.
+    /// The clamps the rewrite runs in the op (ReLU6 as `Max` then `Min`, ReLU as `Max`, either
+    /// operand order), and those it must leave to tract (`Min` first, a value also read
+    /// elsewhere, bounds the wrong way round), against the convolution written out in f64, then
+    /// clamped. 134 channels: a full group of 128 and one of 6 (a four-lane step and a
+    /// remainder). Natively (x86-64, no channel-inner kernel) nothing is rewritten and tract
+    /// runs every case.
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn runs_a_following_clamp_in_the_op() {
         let (low, high) = (-0.25f32, 0.5f32);
-        let relu6 = [("max", low), ("min", high)];
-        // The ops after the convolution, whether its output is also a model output, what the op absorbs.
-        type Chain<'a> = (&'a [(&'a str, f32)], bool, Option<[f32; 2]>);
-        let chains: [Chain; 4] = [
-            (&relu6, false, Some([low, high])),
-            (&[("max", low)], false, Some([low, f32::INFINITY])),
-            (&[("min", high), ("max", low)], false, None),
-            (&relu6, true, None),
+        let max = |bound: f32| ("max", bound, false);
+        let min = |bound: f32| ("min", bound, false);
+        // The steps after the convolution (op, bound, bound as the first operand), which value is
+        // also a model output (0: the convolution's, k: step k's), and the clamp the op takes.
+        type Case = (Vec<(&'static str, f32, bool)>, Option<usize>, Option<[f32; 2]>);
+        let cases: [Case; 7] = [
+            (vec![max(low), min(high)], None, Some([low, high])),
+            (vec![max(low)], None, Some([low, f32::INFINITY])),
+            (vec![("max", low, true), ("min", high, true)], None, Some([low, high])),
+            (vec![min(high), max(low)], None, None),
+            (vec![max(low), min(high)], Some(0), None),
+            (vec![max(low), min(high)], Some(1), Some([low, f32::INFINITY])),
+            (vec![max(high), min(low)], None, Some([high, f32::INFINITY])),
         ];
-        let case = case(10, 6, [3, 3], 1, [1, 1], true);
-        let g = geometry(&case);
+        let g = geometry(&case(134, 6, [3, 3], 1, [1, 1], true));
         let c = g.channels;
         let (x, w, b) = (values(g.input[0] * g.input[1] * c, 4), values(c * 9, 5), values(c, 6));
-        for (chain, read_elsewhere, absorbed) in chains {
+        for (steps, read_elsewhere, absorbed) in cases {
             let mut model = TypedModel::default();
             let source = model.add_source("x", f32::fact(g.shape(g.input))).unwrap();
             let kernel = model.add_const("w", Tensor::from_shape(&[c, 1, 3, 3], &w).unwrap()).unwrap();
@@ -580,30 +588,30 @@ mod tests {
                 output_channels: c,
             };
             let conv = Conv { pool_spec, kernel_fmt: KernelFormat::OIHW, group: c, q_params: None };
-            let mut y = model.wire_node("dw", conv, &[source, kernel, bias]).unwrap()[0];
-            let mut outputs = vec![];
-            if read_elsewhere {
-                outputs.push(y);
-            }
-            for (op, bound) in chain {
-                let k = model.add_const(format!("{op}.bound"), Tensor::from_shape(&[1, 1, 1, 1], &[*bound]).unwrap());
+            let mut wires = model.wire_node("dw", conv, &[source, kernel, bias]).unwrap();
+            for (at, &(op, bound, first)) in steps.iter().enumerate() {
+                let k = model.add_const(format!("bound{at}"), Tensor::from_shape(&[1, 1, 1, 1], &[bound]).unwrap());
                 let mini: Box<dyn tract_onnx::tract_core::ops::binary::BinMiniOp> =
-                    if *op == "max" { Box::new(Max) } else { Box::new(Min) };
-                y = model.wire_node(*op, TypedBinOp(mini, None), &[y, k.unwrap()]).unwrap()[0];
+                    if op == "max" { Box::new(Max) } else { Box::new(Min) };
+                let inputs = if first { [k.unwrap(), wires[at]] } else { [wires[at], k.unwrap()] };
+                wires.push(model.wire_node(format!("{op}{at}"), TypedBinOp(mini, None), &inputs).unwrap()[0]);
             }
-            outputs.insert(0, y);
+            let outputs: Vec<OutletId> =
+                [Some(steps.len()), read_elsewhere].into_iter().flatten().map(|k| wires[k]).collect();
             model.select_output_outlets(&outputs).unwrap();
             let replaced = rewrite(&mut model).unwrap();
-            assert_eq!(replaced, routines::depthwise_c_f32().is_some() as usize, "{chain:?}");
+            assert_eq!(replaced, routines::depthwise_c_f32().is_some() as usize, "{steps:?}");
             if replaced == 1 {
                 let op = model.nodes().iter().find_map(|n| n.op_as::<DepthwiseConv>()).unwrap();
-                assert_eq!(op.clamp, absorbed, "{chain:?}, read elsewhere: {read_elsewhere}");
+                assert_eq!(op.clamp, absorbed, "{steps:?}, also read: {read_elsewhere:?}");
+                let taken = absorbed.map_or(0, |[_, high]| 1 + high.is_finite() as usize);
                 let left = model.nodes().iter().filter(|n| n.op_is::<TypedBinOp>()).count();
-                assert_eq!(left, if absorbed.is_some() { 0 } else { chain.len() }, "{chain:?}");
+                assert_eq!(left, steps.len() - taken, "{steps:?}, also read: {read_elsewhere:?}");
             }
             let input = Tensor::from_shape(&g.shape(g.input), &x).unwrap();
-            let got = model.into_runnable().unwrap().run(tvec!(input.into_tvalue())).unwrap().remove(0);
-            let got = got.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
+            let got = model.into_runnable().unwrap().run(tvec!(input.into_tvalue())).unwrap();
+            let got: Vec<Vec<f32>> =
+                got.iter().map(|t| t.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec()).collect();
             let [oh, ow] = g.output;
             let mut clipped = 0;
             for (oy, ox, ch) in (0..oh).flat_map(|oy| (0..ow).flat_map(move |ox| (0..c).map(move |ch| (oy, ox, ch)))) {
@@ -615,19 +623,22 @@ mod tests {
                             * x[(iy as usize * g.input[1] + ix as usize) * c + ch] as f64;
                     }
                 }
-                let clamped =
-                    chain.iter().fold(
+                let after = |k: usize| {
+                    steps[..k].iter().fold(
                         want,
-                        |v, (op, bound)| if *op == "max" { v.max(*bound as f64) } else { v.min(*bound as f64) },
+                        |v, &(op, bound, _)| if op == "max" { v.max(bound as f64) } else { v.min(bound as f64) },
+                    )
+                };
+                clipped += (after(steps.len()) != want) as usize;
+                for (output, k) in got.iter().zip([Some(steps.len()), read_elsewhere].into_iter().flatten()) {
+                    let (got, want) = (output[(oy * ow + ox) * c + ch] as f64, after(k));
+                    assert!(
+                        (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                        "{steps:?} value {k} at {oy},{ox},{ch}: {got} vs {want}"
                     );
-                clipped += (clamped != want) as usize;
-                let got = got[(oy * ow + ox) * c + ch] as f64;
-                assert!(
-                    (got - clamped).abs() <= 1e-5 * (1.0 + clamped.abs()),
-                    "{chain:?} at {oy},{ox},{ch}: {got} vs {clamped}"
-                );
+                }
             }
-            assert!(clipped > c, "{chain:?}: the bounds must clip some values ({clipped})");
+            assert!(clipped > c, "{steps:?}: the bounds must clip some values ({clipped})");
         }
     }
 
