@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { owner } from './wasm-size.mjs';
+import { codeByCrate, owner, parseModule } from './wasm-size.mjs';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
@@ -62,4 +62,28 @@ test('code is counted for the crate it was written in', () => {
   // dlmalloc's allocator, instantiated by std: nothing but the standard library is named
   assert.equal(owner('_RINvMs0_NtCshJbi3CPPSEH_8dlmalloc8dlmallocINtB5_8DlmallocNtNtB7_3sys6SystemE13tmalloc_smallCsfxgH5oOXs28_3std'), 'dlmalloc');
   assert.equal(owner('__wbindgen_describe___wbg_new_with_args_70b64b3ca8a6f317'), 'wasm-bindgen glue');
+});
+
+// A module written out byte by byte: imported functions (and a shared memory) come first in the
+// function index space, so every name lands on its body only if the imports are counted right.
+test('code by crate puts each body under its own name', () => {
+  const leb = (n) => { const out = []; do { out.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0)); n >>>= 7; } while (n); return out; };
+  const str = (t) => [...leb(Buffer.byteLength(t)), ...Buffer.from(t)];
+  const section = (id, body) => [id, ...leb(body.length), ...body];
+  const vec = (items) => [...leb(items.length), ...items.flat()];
+  const webinfer = '_RNvXs0_NtNtCs8k2zfxUbYh4_8webinfer6engine8int8convNtB5_17Int8PointwiseConvNtNtCs7SsrZoPGDYA_10tract_core3ops6EvalOp4eval';
+  const tract = '_RNvXs0_NtNtCs7SsrZoPGDYA_10tract_core3ops8identityNtB5_8IdentityNtB7_7TypedOp9input_roi';
+  const bytes = Buffer.from([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([[0x60, 0x00, 0x00]])),
+    ...section(2, vec([[...str('env'), ...str('a'), 0x00, 0x00], [...str('env'), ...str('memory'), 0x02, 0x03, 0x01, 0x02], [...str('env'), ...str('bb'), 0x00, 0x00]])),
+    ...section(3, vec([[0x00], [0x00]])),
+    ...section(10, vec([[0x02, 0x00, 0x0b], [0x05, 0x00, 0x01, 0x01, 0x01, 0x0b]])),
+    ...section(0, [...str('name'), ...section(1, vec([[0, ...str('a')], [1, ...str('bb')], [2, ...str(webinfer)], [3, ...str(tract)]]))]),
+  ]);
+  const module = parseModule(bytes);
+  assert.equal(module.imports, 2, 'two imported functions (the memory is not one)');
+  const { total, crates } = codeByCrate(module);
+  assert.equal(total, 2 + 5);
+  assert.deepEqual(crates.map((c) => [c.crate, c.raw, c.functions]).sort(), [['tract-core', 5, 1], ['webinfer', 2, 1]]);
 });

@@ -13,8 +13,9 @@ import zlib from 'node:zlib';
 
 const STD = new Set(['std', 'core', 'alloc', 'panic_abort', 'compiler_builtins', 'dlmalloc', 'hashbrown', 'std_detect', 'rustc_demangle', 'addr2line', 'gimli', 'miniz_oxide', 'object', 'memchr']);
 
-/** `{ bodies: [[offset, size]], names: Map(index -> name), imports }` of a wasm module. */
-function parse(b) {
+/** `{ bytes, bodies: [[offset, size]], names: Map(function index -> name), imports, data }` of a
+ * wasm module: function indices count imported functions first, then the bodies. */
+export function parseModule(b) {
   if (b.readUInt32LE(0) !== 0x6d736100) throw new Error('not a wasm module');
   let i = 8;
   const leb = () => { let r = 0, s = 0, x; do { x = b[i++]; r += (x & 0x7f) * 2 ** s; s += 7; } while (x & 0x80); return r; };
@@ -25,7 +26,7 @@ function parse(b) {
     const id = b[i++], size = leb(), end = i + size;
     if (id === 2) {
       for (let count = leb(), k = 0; k < count; k++) {
-        for (let t = 0; t < 2; t++) i += leb(); // module and field names
+        for (let t = 0; t < 2; t++) { const n = leb(); i += n; } // module and field names (`i += leb()` would drop the length's bytes)
         const kind = b[i++];
         if (kind === 0) { leb(); imports++; } // function
         else if (kind === 1) { i++; skipLimits(); } // table
@@ -47,14 +48,18 @@ function parse(b) {
     }
     i = end;
   }
-  return { bodies, names, imports, data };
+  // A wrong count of imports would shift every name onto another function.
+  const functions = imports + bodies.length;
+  for (const index of names.keys()) if (index >= functions) throw new Error(`function name ${index} is past the module's ${functions} functions`);
+  return { bytes: b, bodies, names, imports, data };
 }
+
+export const readModule = (file) => parseModule(readFileSync(file));
 
 /** Whether two modules hold the same data section: how the unstripped module cargo wrote is
  * matched with the shipped file wasm-bindgen made from it (their code differs: glue). */
 export function sameData(a, b) {
-  const [x, y] = [a, b].map((f) => parse(readFileSync(f)).data);
-  return x != null && y != null && x.equals(y);
+  return a.data != null && b.data != null && a.data.equals(b.data);
 }
 
 /** The crate a v0-mangled name is counted for (see the header). */
@@ -67,12 +72,10 @@ export function owner(name) {
   return crates.find((c) => !STD.has(c)) ?? crates[0];
 }
 
-/** Code bytes by crate: `{ total, crates: [{ crate, raw, brotli, functions }] }`, the largest
- * compressed first (what the download pays for). */
-export function codeByCrate(file) {
-  const b = readFileSync(file);
-  const { bodies, names, imports } = parse(b);
-  if (names.size === 0) throw new Error(`${file} has no name section`);
+/** Code bytes by crate of a parsed module: `{ total, crates: [{ crate, raw, brotli, functions }]
+ * }`, the largest compressed first (what the download pays for). */
+export function codeByCrate({ bytes: b, bodies, names, imports }) {
+  if (names.size === 0) throw new Error('the module has no name section');
   const groups = new Map();
   bodies.forEach(([offset, size], k) => {
     const crate = owner(names.get(imports + k) ?? '').replaceAll('_', '-');
@@ -90,7 +93,7 @@ export function codeByCrate(file) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const t0 = Date.now();
-  const { total, crates } = codeByCrate(process.argv[2]);
+  const { total, crates } = codeByCrate(readModule(process.argv[2]));
   for (const c of crates.slice(0, 25)) console.log(c.crate.padEnd(24), String(c.raw).padStart(9), (100 * c.raw / total).toFixed(1).padStart(5) + '%', String(c.brotli).padStart(8), c.functions);
   console.log('total', total, 'brotli sum', crates.reduce((a, c) => a + c.brotli, 0), Date.now() - t0, 'ms');
 }

@@ -21,7 +21,6 @@ use std::sync::Arc;
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cnn::conv::{Conv, KernelFormat};
 use tract_onnx::tract_core::ops::math::{Max, Min};
 use tract_onnx::tract_core::ops::nn::DataFormat;
@@ -399,18 +398,12 @@ enum Bound {
 /// The `Max` or `Min` with a single constant value that is the only consumer of node `id`'s
 /// output (a ReLU6 is one of each), and that node's id.
 fn clamp_after(model: &TypedModel, id: usize) -> TractResult<Option<(Bound, usize)>> {
-    let out = OutletId::new(id, 0);
-    let Some(next) = model.single_succ(id)? else { return Ok(None) };
-    let Some(bin) = next.op_as::<TypedBinOp>() else { return Ok(None) };
-    if model.outputs.contains(&out) || next.inputs.len() != 2 || bin.1.is_some_and(|dt| dt != f32::datum_type()) {
-        return Ok(None);
-    }
-    let other = if next.inputs[0] == out { next.inputs[1] } else { next.inputs[0] };
-    let Some(bound) = model.outlet_fact(other)?.konst.clone() else { return Ok(None) };
+    let Some((next, bin, bound)) = super::rewrite::binary_with_constant(model, id)? else { return Ok(None) };
     // One value, broadcast: the result keeps the convolution's shape.
-    if bound.datum_type() != f32::datum_type()
+    if bin.1.is_some_and(|dt| dt != f32::datum_type())
+        || bound.datum_type() != f32::datum_type()
         || bound.len() != 1
-        || model.outlet_fact(OutletId::new(next.id, 0))?.shape != model.outlet_fact(out)?.shape
+        || model.outlet_fact(OutletId::new(next.id, 0))?.shape != model.outlet_fact(OutletId::new(id, 0))?.shape
     {
         return Ok(None);
     }
@@ -430,6 +423,7 @@ fn clamp_after(model: &TypedModel, id: usize) -> TractResult<Option<(Bound, usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tract_onnx::tract_core::ops::binary::TypedBinOp;
     use tract_onnx::tract_core::ops::cnn::{PaddingSpec, PoolSpec};
 
     #[cfg(target_arch = "wasm32")]
@@ -530,6 +524,50 @@ mod tests {
         (0..n).map(|i| ((i * 7919 + seed * 104_729) % 1999) as f32 / 999.5 - 1.0).collect()
     }
 
+    /// A channels-last depthwise `Conv` as tract declutters one, with weights `w` (OIHW) and a
+    /// bias `b` of one value per channel or one for all: the model and the convolution's output.
+    fn depthwise_model(case: &Case, w: &[f32], b: &[f32]) -> (TypedModel, OutletId) {
+        let g = geometry(case);
+        let (c, [kh, kw]) = (g.channels, g.kernel);
+        let mut model = TypedModel::default();
+        let source = model.add_source("x", f32::fact(g.shape(g.input))).unwrap();
+        let kernel = model.add_const("w", Tensor::from_shape(&[c, 1, kh, kw], w).unwrap()).unwrap();
+        let bias_shape: &[usize] = if b.len() == 1 { &[] } else { &[c] };
+        let bias = model.add_const("b", Tensor::from_shape(bias_shape, b).unwrap()).unwrap();
+        let pool_spec = PoolSpec {
+            data_format: if g.batch { DataFormat::NHWC } else { DataFormat::HWC },
+            kernel_shape: tvec!(kh, kw),
+            padding: PaddingSpec::Explicit(case.before.into_iter().collect(), case.after.into_iter().collect()),
+            dilations: None,
+            strides: Some(tvec!(g.stride[0], g.stride[1])),
+            input_channels: c,
+            output_channels: c,
+        };
+        let conv = Conv { pool_spec, kernel_fmt: KernelFormat::OIHW, group: c, q_params: None };
+        let y = model.wire_node("dw", conv, &[source, kernel, bias]).unwrap()[0];
+        (model, y)
+    }
+
+    /// The convolution written out in f64, channels last, as `depthwise_model` declares it.
+    fn written_out(g: &Geometry, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f64> {
+        let (c, [kh, kw], [oh, ow]) = (g.channels, g.kernel, g.output);
+        let pixels = (0..oh).flat_map(|oy| (0..ow).flat_map(move |ox| (0..c).map(move |ch| (oy, ox, ch))));
+        pixels
+            .map(|(oy, ox, ch)| {
+                let mut sum = b[ch % b.len()] as f64;
+                for (ky, kx) in (0..kh).flat_map(|ky| (0..kw).map(move |kx| (ky, kx))) {
+                    let iy = (oy * g.stride[0] + ky) as isize - g.pad[0] as isize;
+                    let ix = (ox * g.stride[1] + kx) as isize - g.pad[1] as isize;
+                    if (0..g.input[0] as isize).contains(&iy) && (0..g.input[1] as isize).contains(&ix) {
+                        let at = (iy as usize * g.input[1] + ix as usize) * c + ch;
+                        sum += w[(ch * kh + ky) * kw + kx] as f64 * x[at] as f64;
+                    }
+                }
+                sum
+            })
+            .collect()
+    }
+
     /// What tract's `Max` then `Min` give, NaN and infinities included (no NaN comes out): Rust's
     /// `f32::max` and `f32::min` (tract's own for f32), on enough values for the wasm build's
     /// four-lane loop and its remainder.
@@ -570,25 +608,14 @@ mod tests {
             (vec![max(low), min(high)], Some(1), Some([low, f32::INFINITY])),
             (vec![max(high), min(low)], None, Some([high, f32::INFINITY])),
         ];
-        let g = geometry(&case(134, 6, [3, 3], 1, [1, 1], true));
+        let case = case(134, 6, [3, 3], 1, [1, 1], true);
+        let g = geometry(&case);
         let c = g.channels;
         let (x, w, b) = (values(g.input[0] * g.input[1] * c, 4), values(c * 9, 5), values(c, 6));
+        let convolved = written_out(&g, &x, &w, &b);
         for (steps, read_elsewhere, absorbed) in cases {
-            let mut model = TypedModel::default();
-            let source = model.add_source("x", f32::fact(g.shape(g.input))).unwrap();
-            let kernel = model.add_const("w", Tensor::from_shape(&[c, 1, 3, 3], &w).unwrap()).unwrap();
-            let bias = model.add_const("b", Tensor::from_shape(&[c], &b).unwrap()).unwrap();
-            let pool_spec = PoolSpec {
-                data_format: DataFormat::NHWC,
-                kernel_shape: tvec!(3, 3),
-                padding: PaddingSpec::Explicit(tvec!(1, 1), tvec!(1, 1)),
-                dilations: None,
-                strides: Some(tvec!(1, 1)),
-                input_channels: c,
-                output_channels: c,
-            };
-            let conv = Conv { pool_spec, kernel_fmt: KernelFormat::OIHW, group: c, q_params: None };
-            let mut wires = model.wire_node("dw", conv, &[source, kernel, bias]).unwrap();
+            let (mut model, y) = depthwise_model(&case, &w, &b);
+            let mut wires = vec![y];
             for (at, &(op, bound, first)) in steps.iter().enumerate() {
                 let k = model.add_const(format!("bound{at}"), Tensor::from_shape(&[1, 1, 1, 1], &[bound]).unwrap());
                 let mini: Box<dyn tract_onnx::tract_core::ops::binary::BinMiniOp> =
@@ -612,29 +639,20 @@ mod tests {
             let got = model.into_runnable().unwrap().run(tvec!(input.into_tvalue())).unwrap();
             let got: Vec<Vec<f32>> =
                 got.iter().map(|t| t.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec()).collect();
-            let [oh, ow] = g.output;
-            let mut clipped = 0;
-            for (oy, ox, ch) in (0..oh).flat_map(|oy| (0..ow).flat_map(move |ox| (0..c).map(move |ch| (oy, ox, ch)))) {
-                let mut want = b[ch] as f64;
-                for (ky, kx) in (0..3).flat_map(|ky| (0..3).map(move |kx| (ky, kx))) {
-                    let (iy, ix) = ((oy + ky) as isize - 1, (ox + kx) as isize - 1);
-                    if (0..g.input[0] as isize).contains(&iy) && (0..g.input[1] as isize).contains(&ix) {
-                        want += w[ch * 9 + ky * 3 + kx] as f64
-                            * x[(iy as usize * g.input[1] + ix as usize) * c + ch] as f64;
-                    }
-                }
-                let after = |k: usize| {
-                    steps[..k].iter().fold(
-                        want,
-                        |v, &(op, bound, _)| if op == "max" { v.max(bound as f64) } else { v.min(bound as f64) },
-                    )
-                };
-                clipped += (after(steps.len()) != want) as usize;
-                for (output, k) in got.iter().zip([Some(steps.len()), read_elsewhere].into_iter().flatten()) {
-                    let (got, want) = (output[(oy * ow + ox) * c + ch] as f64, after(k));
+            // The value after the first `k` steps.
+            let after = |k: usize, v: f64| {
+                steps[..k]
+                    .iter()
+                    .fold(v, |v, &(op, bound, _)| if op == "max" { v.max(bound as f64) } else { v.min(bound as f64) })
+            };
+            let clipped = convolved.iter().filter(|&&v| after(steps.len(), v) != v).count();
+            for (output, k) in got.iter().zip([Some(steps.len()), read_elsewhere].into_iter().flatten()) {
+                assert_eq!(output.len(), convolved.len(), "{steps:?} value {k}");
+                for (at, (&got, &v)) in output.iter().zip(&convolved).enumerate() {
+                    let (got, want) = (got as f64, after(k, v));
                     assert!(
                         (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
-                        "{steps:?} value {k} at {oy},{ox},{ch}: {got} vs {want}"
+                        "{steps:?} value {k} at {at}: {got} vs {want}"
                     );
                 }
             }
@@ -654,23 +672,8 @@ mod tests {
             // One case has a scalar bias, for every channel.
             let bias_len = if g.interior().is_empty() { 1 } else { c };
             let (x, w, b) = (values(g.input[0] * g.input[1] * c, 1), values(c * kh * kw, 2), values(bias_len, 3));
-            let mut model = TypedModel::default();
-            let source = model.add_source("x", f32::fact(g.shape(g.input))).unwrap();
-            let kernel = model.add_const("w", Tensor::from_shape(&[c, 1, kh, kw], &w).unwrap()).unwrap();
-            let bias_shape: &[usize] = if bias_len == 1 { &[] } else { &[c] };
-            let bias = model.add_const("b", Tensor::from_shape(bias_shape, &b).unwrap()).unwrap();
-            let pool_spec = PoolSpec {
-                data_format: if g.batch { DataFormat::NHWC } else { DataFormat::HWC },
-                kernel_shape: tvec!(kh, kw),
-                padding: PaddingSpec::Explicit(case.before.into_iter().collect(), case.after.into_iter().collect()),
-                dilations: None,
-                strides: Some(tvec!(g.stride[0], g.stride[1])),
-                input_channels: c,
-                output_channels: c,
-            };
-            let conv = Conv { pool_spec, kernel_fmt: KernelFormat::OIHW, group: c, q_params: None };
-            let y = model.wire_node("dw", conv, &[source, kernel, bias]).unwrap();
-            model.select_output_outlets(&y).unwrap();
+            let (mut model, y) = depthwise_model(case, &w, &b);
+            model.select_output_outlets(&[y]).unwrap();
             #[cfg(target_arch = "wasm32")]
             assert!(routines::depthwise_c_f32().is_some(), "tract has a channel-inner depthwise kernel in wasm");
             let replaced = rewrite(&mut model).unwrap();
@@ -679,19 +682,9 @@ mod tests {
             let got = model.into_runnable().unwrap().run(tvec!(input.into_tvalue())).unwrap().remove(0);
             assert_eq!(got.shape(), &*g.shape(g.output), "{case:?}");
             let got = got.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
-            let [oh, ow] = g.output;
-            for (oy, ox, ch) in (0..oh).flat_map(|oy| (0..ow).flat_map(move |ox| (0..c).map(move |ch| (oy, ox, ch)))) {
-                let mut want = b[ch % bias_len] as f64;
-                for (ky, kx) in (0..kh).flat_map(|ky| (0..kw).map(move |kx| (ky, kx))) {
-                    let iy = (oy * g.stride[0] + ky) as isize - g.pad[0] as isize;
-                    let ix = (ox * g.stride[1] + kx) as isize - g.pad[1] as isize;
-                    if (0..g.input[0] as isize).contains(&iy) && (0..g.input[1] as isize).contains(&ix) {
-                        let at = (iy as usize * g.input[1] + ix as usize) * c + ch;
-                        want += w[(ch * kh + ky) * kw + kx] as f64 * x[at] as f64;
-                    }
-                }
-                let got = got[(oy * ow + ox) * c + ch] as f64;
-                assert!((got - want).abs() <= 1e-5 * (1.0 + want.abs()), "{case:?} at {oy},{ox},{ch}: {got} vs {want}");
+            for (at, (&got, &want)) in got.iter().zip(&written_out(&g, &x, &w, &b)).enumerate() {
+                let got = got as f64;
+                assert!((got - want).abs() <= 1e-5 * (1.0 + want.abs()), "{case:?} at {at}: {got} vs {want}");
             }
         }
     }

@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 
@@ -268,17 +267,12 @@ fn bias_after(
     channels_last: bool,
 ) -> TractResult<Option<(Vec<f32>, usize)>> {
     let out = OutletId::new(node.id, 0);
-    let Some(add) = model.single_succ(node.id)? else {
+    let Some((add, op, bias)) = super::rewrite::binary_with_constant(model, node.id)? else {
         return Ok(None);
     };
-    let is_add = add.op_as::<TypedBinOp>().is_some_and(|op| op.0.name() == "Add");
-    if !is_add || model.outputs.contains(&out) || add.inputs.len() != 2 {
+    if op.0.name() != "Add" {
         return Ok(None);
     }
-    let other = if add.inputs[0] == out { add.inputs[1] } else { add.inputs[0] };
-    let Some(bias) = model.outlet_fact(other)?.konst.clone() else {
-        return Ok(None);
-    };
     let rank = model.outlet_fact(out)?.rank();
     if bias.datum_type() != f32::datum_type()
         || bias.rank() > rank

@@ -2,7 +2,10 @@
 //! build a patch for the ones it recognises, apply each at once (a later node then sees the
 //! rewritten producers), and drop what the patches disconnected.
 
+use std::sync::Arc;
+
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::binary::TypedBinOp;
 
 /// Applies `patch_for` to every node of `model`, in evaluation order. Returns how many patches
 /// were applied.
@@ -22,4 +25,21 @@ pub(crate) fn each_node(
         *model = std::mem::take(model).into_compact()?;
     }
     Ok(count)
+}
+
+/// The binary op that is the only consumer of node `id`'s output, with the constant it combines
+/// that output with: what a pass can fold into the op at `id` (a bias, a clamp). `None` when the
+/// output is also a model output, which must keep its own value.
+pub(crate) fn binary_with_constant(
+    model: &TypedModel,
+    id: usize,
+) -> TractResult<Option<(&TypedNode, &TypedBinOp, Arc<Tensor>)>> {
+    let out = OutletId::new(id, 0);
+    let Some(next) = model.single_succ(id)? else { return Ok(None) };
+    let Some(op) = next.op_as::<TypedBinOp>() else { return Ok(None) };
+    if model.outputs.contains(&out) || next.inputs.len() != 2 {
+        return Ok(None);
+    }
+    let other = if next.inputs[0] == out { next.inputs[1] } else { next.inputs[0] };
+    Ok(model.outlet_fact(other)?.konst.clone().map(|constant| (next, op, constant)))
 }
