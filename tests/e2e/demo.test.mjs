@@ -344,16 +344,26 @@ test('the embedding module classifies <img>, <canvas>, ImageBitmap, ImageData an
 test('a model that crashes the engine: the worker is replaced, the call fails clearly, the next works', async () => {
   const page = await openPage(context);
   await load(page);
+  const trap = JSON.parse(readFileSync(path.join(TRAP_DIR, 'trap.manifest.json'), 'utf8'));
   // threads: the panic is on a pool thread and reaches the page over the crash channel (the
   // worker itself is stuck waiting for it); simd128: the worker's own call traps.
   for (const build of ['threads', 'simd128']) {
-    const out = await page.evaluate(async ([manifestUrl, build]) => {
+    const out = await page.evaluate(async ([manifestUrl, build, sha256]) => {
       const src = document.querySelector('script[type=module]').src.replace('app.js', 'classifier.js');
       const { Classifier } = await import(src);
       const classifier = await Classifier.load(manifestUrl, { build });
       const image = (v) => new ImageData(new Uint8ClampedArray(16 * 16 * 4).fill(v), 16, 16);
       const result = {};
       result.before = (await classifier.classify(image(255)))[0].probability;
+      // The model reaches the Cache API after the load returns (a write in the background); a
+      // worker that dies before it lands takes the write with it, and its replacement downloads
+      // again. Crash only once the model is stored, so the restart below must find it there.
+      for (const start = performance.now(); ;) {
+        const keys = await (await caches.open('webinfer-models-v1')).keys();
+        if (keys.some((k) => k.url.endsWith(sha256))) break;
+        if (performance.now() - start > 10000) throw new Error('the model never reached the Cache API');
+        await new Promise((r) => setTimeout(r, 20));
+      }
       try {
         await classifier.classify(image(40)); // divides by zero inside the engine
       } catch (e) {
@@ -363,7 +373,7 @@ test('a model that crashes the engine: the worker is replaced, the call fails cl
       result.source = classifier.info.timings.source; // the restarted worker's load
       classifier.dispose();
       return result;
-    }, [`${cdn.url}trap.manifest.json`, build]);
+    }, [`${cdn.url}trap.manifest.json`, build, trap.model.sha256]);
     assert.ok(Math.abs(out.before - 0.001) < 1e-6, `${build}: uniform scores before the crash: ${out.before}`);
     assert.match(out.error ?? '', /the inference engine crashed \(RuntimeError: .*\); it has been restarted/, build);
     // The crash channel carries the panic's own message.
