@@ -227,6 +227,10 @@ run_tests() {
   say "native tests: engine and CLI"
   cargo test --release --locked --workspace --tests 2>&1 | tee -a "$log"
   say "supply chain: licenses, bans and sources of every crate (deny.toml)"
+  # cargo deny reads the metadata of every crate in the lock file, for every target (windows-sys,
+  # the wasm crates, ...); the builds above downloaded only the host's, and --offline refuses to
+  # fetch the rest. Fetch them all first, so a machine with an empty registry passes too.
+  cargo fetch --locked
   cargo deny --offline --workspace check licenses bans sources 2>&1 | tee -a "$log"
   echo "cargo deny: licenses, bans, sources ok" | tee -a "$log"
   # One browser per invocation, each with only its own driver variable: wasm-pack 0.15.1 given
