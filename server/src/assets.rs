@@ -1,6 +1,7 @@
 //! The static site: tower-http's ServeDir does the file serving (precompressed .br/.gz
 //! siblings, ranges, `/` -> index.html, refusing paths that leave the directory); this module
-//! adds what it lacks: strong ETags, caching policy, `Vary`, `If-Range` and charset-correct types.
+//! adds what it lacks: serving only what the start-up index lists, strong ETags, caching policy,
+//! `Vary`, `If-Range` and charset-correct types.
 
 use std::collections::HashMap;
 use std::fs;
@@ -114,6 +115,12 @@ impl Site {
         Ok(())
     }
 
+    /// Whether `key` (see `site_key`) names a file of the index, or a directory with an
+    /// index.html that ServeDir redirects to (`/docs` -> `/docs/`).
+    fn knows(&self, key: &str) -> bool {
+        self.files.contains_key(key) || self.files.contains_key(&format!("{key}/index.html"))
+    }
+
     /// One ServeDir request. ServeDir is cheap to clone (a path and flags).
     async fn call(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
         let mut req = Request::new(Body::empty());
@@ -200,9 +207,16 @@ pub async fn serve(State(app): State<Arc<App>>, req: Request) -> Response {
         headers.remove(header::IF_MODIFIED_SINCE);
     }
 
-    let mut res = site.call(&parts.method, &parts.uri, &headers).await;
-
     let key = site_key(parts.uri.path());
+    // Only paths the start-up index knows reach ServeDir, and so the file system: any other
+    // path (a 300-character segment the OS refuses, a device name, invalid UTF-8) is a plain 404
+    // here, never an I/O error turned into a 500.
+    let mut res = if key.as_deref().is_some_and(|k| site.knows(k)) {
+        site.call(&parts.method, &parts.uri, &headers).await
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    };
+
     let entry = key.as_deref().and_then(|k| site.files.get(k));
     let served = matches!(res.status(), StatusCode::OK | StatusCode::PARTIAL_CONTENT);
     let rep = entry.filter(|_| served).and_then(|e| e.sent(&res)).cloned();
