@@ -89,6 +89,54 @@ fn edge_case_inputs_match_onnxruntime() {
     }
 }
 
+/// Inputs that make tract panic (an index past either end of a gather- or scatter-like op's
+/// table, an integer division by zero) give an Error naming the node, where onnxruntime refuses
+/// them too, and the same plan then answers the next good input as onnxruntime does. Where
+/// onnxruntime gives values (OneHot's out-of-range indices), so must the engine.
+#[test]
+fn inputs_that_make_tract_panic_are_errors_and_the_plan_keeps_working() {
+    let cases = expected("bad_inputs");
+    let cases = cases["cases"].as_array().unwrap();
+    let mut errors = 0;
+    let mut models: Vec<&str> = cases.iter().map(|c| c["model"].as_str().unwrap()).collect();
+    models.dedup();
+    for model in models {
+        let mut plan = plan(model);
+        let mine: Vec<&Value> = cases.iter().filter(|c| c["model"] == model).collect();
+        assert!(mine.len() >= 2, "{model}: no cases");
+        // Each case, then the first (good) one again: the plan must not remember a failure.
+        for case in mine.iter().chain(mine.first()) {
+            let label = format!("{model}: {}", case["label"].as_str().unwrap());
+            // A known tract limitation: onnxruntime has values, the engine an Error (not a crash).
+            let reference = case.get("outputs").filter(|_| case.get("tract_error").is_none());
+            match (plan.run(feeds(case)), reference) {
+                (Ok(outputs), Some(reference)) => {
+                    for (name, got) in &outputs {
+                        let want = tensor(&reference[name]);
+                        assert_eq!(got.dims, want.dims, "{label} output {name}: dims");
+                        assert_close(&format!("{label} output {name}"), &want.data.to_f64(), &got.data.to_f64(), 1e-6);
+                    }
+                }
+                (Err(e), None) => {
+                    errors += 1;
+                    let node = case["node"].as_str().unwrap();
+                    let message = e.to_string();
+                    // Quoted as webinfer names it (a caught panic; tract may have renamed the node
+                    // `integer_mod.rem`) or as tract does (its own error).
+                    let named = message.contains(&format!("`{node}`"))
+                        || message.contains(&format!("`{node}."))
+                        || message.contains(&format!("\"{node}\""));
+                    assert!(named, "{label}: the error does not name node {node}: {message}");
+                    eprintln!("{label}: {message}");
+                }
+                (Ok(outputs), None) => panic!("{label}: onnxruntime refuses this input, the engine gave {outputs:?}"),
+                (Err(e), Some(_)) => panic!("{label}: {e}"),
+            }
+        }
+    }
+    assert_eq!(errors, 15);
+}
+
 /// The int8 fast paths are taken: constant weights arrive dequantized (no DequantizeLinear on
 /// weights left to tract) and each activation's quantize -> dequantize runs as one fused op.
 /// (Their outputs are checked against onnxruntime by `fixtures_match_onnxruntime`.)

@@ -37,6 +37,17 @@ pub enum Error {
     InvalidPreprocess { reason: String },
     /// The model's tensors need more memory than the limit allows.
     TooLarge { need: u64, limit: u64 },
+    /// tract panicked instead of returning an error; caught (engine/guard.rs), so the model or
+    /// session that was being used is still usable.
+    Panic { stage: PanicStage, node: Option<String>, message: String },
+}
+
+/// Where a caught panic happened, which says what the caller can do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PanicStage {
+    Loading,
+    Planning,
+    Running,
 }
 
 impl Error {
@@ -102,6 +113,24 @@ impl fmt::Display for Error {
                 need.div_ceil(1 << 20),
                 limit / (1 << 20)
             ),
+            Error::Panic { stage, node, message } => {
+                let at = node.as_ref().map(|n| format!(" in node {n}")).unwrap_or_default();
+                match stage {
+                    PanicStage::Running => write!(
+                        f,
+                        "inference failed{at}: the engine (tract) panicked: {message}. The usual cause is an \
+                         input value out of range for the model (an index past the end of a table, such as a \
+                         token id past the vocabulary, or an integer division by zero); the session is still \
+                         usable"
+                    ),
+                    PanicStage::Loading | PanicStage::Planning => write!(
+                        f,
+                        "could not {} the model{at}: the engine (tract) panicked: {message}. The model may be \
+                         malformed, or use something tract handles wrongly; nothing else was affected",
+                        if *stage == PanicStage::Loading { "load" } else { "prepare" }
+                    ),
+                }
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ mod depthwise;
 pub mod digest;
 mod error;
 mod fold;
+mod guard;
 pub mod image;
 mod inspect;
 mod int8conv;
@@ -21,7 +22,7 @@ mod qdq;
 mod rewrite;
 mod tensor;
 
-pub use error::{Error, Result};
+pub use error::{Error, PanicStage, Result};
 pub use inspect::{inspect, Inspection, UnsupportedNode};
 pub use model::{Dim, Model, Stage, TensorInfo, DEFAULT_MEMORY_LIMIT};
 pub use plan::{OpTime, Plan};

@@ -7,8 +7,8 @@ use tract_onnx::pb::{tensor_proto::DataType, tensor_shape_proto::dimension, type
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::{Factoid, InferenceNode};
 
-use super::error::{Error, Result};
-use super::{depthwise, fold, int8conv, qdq};
+use super::error::{Error, PanicStage, Result};
+use super::{depthwise, fold, guard, int8conv, qdq};
 use super::inspect::{parse_proto, unsupported_nodes};
 use super::plan::Plan;
 use super::tensor::datum_name;
@@ -212,6 +212,11 @@ impl Model {
     /// Parses ONNX bytes. Fails on anything that is not a well-formed ONNX model, and on models
     /// using an operator tract lacks, naming the first such op and its node.
     pub fn load(bytes: &[u8]) -> Result<Model> {
+        guard::catch(|| Model::load_unguarded(bytes))
+            .unwrap_or_else(|message| Err(Error::Panic { stage: PanicStage::Loading, node: None, message }))
+    }
+
+    fn load_unguarded(bytes: &[u8]) -> Result<Model> {
         let onnx = tract_onnx::onnx();
         let mut proto = parse_proto(&onnx, bytes)?;
         if let Some(first) = unsupported_nodes(&onnx, &proto).into_iter().next() {
@@ -281,7 +286,13 @@ impl Model {
 
     /// [`Model::plan_within`], calling `done` as each [`Stage`] finishes, so a caller with a
     /// clock can see where planning time goes (`webinfer profile`, the page's load timings).
-    pub fn plan_observed(self, limit: Option<u64>, mut done: impl FnMut(Stage)) -> Result<Plan> {
+    pub fn plan_observed(self, limit: Option<u64>, done: impl FnMut(Stage)) -> Result<Plan> {
+        // The model is consumed: a panic leaves nothing half-planned behind.
+        guard::catch(|| self.plan_unguarded(limit, done))
+            .unwrap_or_else(|message| Err(Error::Panic { stage: PanicStage::Planning, node: None, message }))
+    }
+
+    fn plan_unguarded(self, limit: Option<u64>, mut done: impl FnMut(Stage)) -> Result<Plan> {
         // tract's f32 matrix products run on webinfer's kernel in wasm (webinfer-kernels).
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         webinfer_kernels::keep();

@@ -5,7 +5,10 @@ use std::collections::{HashMap, HashSet};
 
 use tract_onnx::prelude::*;
 
-use super::error::{Error, Result};
+use tract_onnx::tract_core::internal::{EvalContext, OpState};
+
+use super::error::{Error, PanicStage, Result};
+use super::guard;
 use super::model::{outlet_name, typed_info, Dim, TensorInfo};
 use super::tensor::{DType, Tensor, TensorData};
 
@@ -56,7 +59,7 @@ impl Plan {
     /// leaves the plan ready for the next call.
     pub fn run(&mut self, feeds: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
         let values = self.tract_values(feeds)?;
-        let results = self.state.run(values).map_err(Error::run)?;
+        let results = self.run_guarded(values, tract_onnx::tract_core::plan::eval)?;
         self.outputs
             .iter()
             .zip(results.iter())
@@ -71,16 +74,14 @@ impl Plan {
         let values = self.tract_values(feeds)?;
         let mut by_op: HashMap<String, (HashSet<usize>, f64)> = HashMap::new();
         for _ in 0..runs {
-            self.state
-                .run_plan_with_eval(values.clone(), |ctx, state, node, inputs| {
-                    let start = clock();
-                    let outputs = tract_onnx::tract_core::plan::eval(ctx, state, node, inputs);
-                    let entry = by_op.entry(node.op().name().to_string()).or_default();
-                    entry.0.insert(node.id);
-                    entry.1 += clock() - start;
-                    outputs
-                })
-                .map_err(Error::run)?;
+            self.run_guarded(values.clone(), |ctx, state, node, inputs| {
+                let start = clock();
+                let outputs = tract_onnx::tract_core::plan::eval(ctx, state, node, inputs);
+                let entry = by_op.entry(node.op().name().to_string()).or_default();
+                entry.0.insert(node.id);
+                entry.1 += clock() - start;
+                outputs
+            })?;
         }
         let mut times: Vec<OpTime> = by_op
             .into_iter()
@@ -88,6 +89,40 @@ impl Plan {
             .collect();
         times.sort_by(|a, b| b.ms.total_cmp(&a.ms));
         Ok(times)
+    }
+
+    /// One run of the plan, each node through `eval`. A panic inside tract becomes
+    /// [`Error::Panic`] naming the node it happened in, and the run's state (half-written
+    /// values, resolved symbols, op states) is rebuilt from the plan, so the next run starts
+    /// clean.
+    fn run_guarded<E>(&mut self, values: TVec<TValue>, mut eval: E) -> Result<TVec<TValue>>
+    where
+        E: for<'a, 'b, 'c> FnMut(
+            &'a EvalContext<'a>,
+            Option<&'b mut (dyn OpState + 'static)>,
+            &'c TypedNode,
+            TVec<TValue>,
+        ) -> TractResult<TVec<TValue>>,
+    {
+        let mut current = None;
+        let state = &mut self.state;
+        let outcome = guard::catch(|| {
+            state.run_plan_with_eval(values, |ctx, op_state, node, inputs| {
+                current = Some(node.id);
+                eval(ctx, op_state, node, inputs)
+            })
+        });
+        match outcome {
+            Ok(result) => result.map_err(Error::run),
+            Err(message) => {
+                let node = current.map(|id| {
+                    let node = self.state.model().node(id);
+                    format!("`{}` ({})", node.name, node.op().name())
+                });
+                self.state = TypedSimpleState::new(self.state.plan()).map_err(Error::run)?;
+                Err(Error::Panic { stage: PanicStage::Running, node, message })
+            }
+        }
     }
 
     /// Checked feeds as tract values, in the model's input order.
