@@ -38,14 +38,31 @@ say() { printf '[build] %s\n' "$*" >&2; }
 # No wasm-opt: see Cargo.toml [package.metadata.wasm-pack] and the README.
 wasm_pack() {
   CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_OPT_LEVEL=s \
-    CARGO_PROFILE_RELEASE_STRIP=${STRIP:-true} CARGO_PROFILE_RELEASE_PANIC=abort \
+    CARGO_PROFILE_RELEASE_STRIP=${STRIP:-true} CARGO_PROFILE_RELEASE_PANIC=$PANIC \
     wasm-pack build --release --target web --out-name webinfer "$@"
 }
 
+# Every wasm build, the browser tests' included, unwinds: `panic=unwind` with the exception-
+# handling proposal, so a panic inside tract becomes an Error and the instance keeps working
+# (src/engine/guard.rs). rustup's wasm32 std is built to abort, so std is rebuilt from rust-src
+# with nightly's -Z build-std (set as cargo config: wasm-pack 0.15 would pass `-- -Z ...` on to
+# cargo verbatim). WEBINFER_PANIC=abort builds as before unwinding existed, to measure what it
+# costs (bench/PERFORMANCE.md section 13).
+PANIC=${WEBINFER_PANIC:-unwind}
+# RUSTFLAGS for a wasm build: simd128 plus $1 (",+relaxed-simd"), then any further flags.
+# Exception handling as first shipped (try/catch: Chrome 95+, Firefox 100+, Safari 15.2+), not
+# the exnref form LLVM now defaults to (Chrome 137+, Safari 18.4+; and wabt cannot read it).
+wasm_rustflags() {
+  local features="+simd128$1" eh=""
+  [[ $PANIC == unwind ]] && features+=",+exception-handling" eh="-C llvm-args=-wasm-use-legacy-eh=true"
+  echo "-C target-feature=$features -C panic=$PANIC $eh ${*:2}"
+}
+with_wasm_std() { RUSTUP_TOOLCHAIN=nightly CARGO_UNSTABLE_BUILD_STD=panic_$PANIC,std "$@"; }
+
 build_pkg() {
-  wasm_pack --out-dir pkg
-  RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" CARGO_TARGET_DIR=target/relaxed-simd \
-    wasm_pack --out-dir target/relaxed-simd/pkg
+  RUSTFLAGS=$(wasm_rustflags "") with_wasm_std wasm_pack --out-dir pkg
+  RUSTFLAGS=$(wasm_rustflags ",+relaxed-simd") CARGO_TARGET_DIR=target/relaxed-simd \
+    with_wasm_std wasm_pack --out-dir target/relaxed-simd/pkg
   # One glue for both: the builds differ only inside their functions.
   cmp -s pkg/webinfer.js target/relaxed-simd/pkg/webinfer.js ||
     { say "the relaxed-simd build's JS glue differs from the simd128 one: it cannot share pkg/webinfer.js"; return 1; }
@@ -53,18 +70,16 @@ build_pkg() {
   build_pkg_threads
 }
 
-# Threads need a std built with atomics (nightly's -Z build-std, from rust-src) and a shared,
-# imported memory whose TLS wasm-bindgen can set up per worker (the link args). Not stripped by
-# cargo: wasm-bindgen reads the target_features section to know it must emit the threads glue;
-# wabt's wasm-strip drops the 28 MB name section afterwards.
-THREADS_RUSTFLAGS="-C target-feature=+simd128,+atomics,+bulk-memory \
-  -C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=4294967296 \
+# Threads need a std built with atomics too and a shared, imported memory whose TLS
+# wasm-bindgen can set up per worker (the link args). Not stripped by cargo: wasm-bindgen reads
+# the target_features section to know it must emit the threads glue; wabt's wasm-strip drops the
+# 28 MB name section afterwards.
+THREADS_LINK_ARGS="-C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=4294967296 \
   -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size \
   -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base"
 build_pkg_threads() {
-  # -Z build-std as cargo config (wasm-pack 0.15 would pass `-- -Z ...` on to cargo verbatim).
-  RUSTUP_TOOLCHAIN=nightly CARGO_UNSTABLE_BUILD_STD=panic_abort,std RUSTFLAGS=$THREADS_RUSTFLAGS \
-    STRIP=false CARGO_TARGET_DIR=target/threads wasm_pack --out-dir pkg-threads --features threads
+  RUSTFLAGS=$(wasm_rustflags ",+atomics,+bulk-memory" "$THREADS_LINK_ARGS") STRIP=false CARGO_TARGET_DIR=target/threads \
+    with_wasm_std wasm_pack --out-dir pkg-threads --features threads
   wasm-strip pkg-threads/webinfer_bg.wasm
   grep -q 'shared: *true' pkg-threads/webinfer.js ||
     { say "pkg-threads/webinfer.js does not create a shared memory: the build has no threads"; return 1; }
@@ -246,7 +261,8 @@ run_tests() {
       chrome) name=Chrome drop=GECKODRIVER driver=CHROMEDRIVER=$chromedriver ;;
       firefox) name=Firefox drop=CHROMEDRIVER driver=GECKODRIVER=$geckodriver ;;
     esac
-    env -u "$drop" "$driver" WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}" \
+    env -u "$drop" "$driver" WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}" RUSTFLAGS="$(wasm_rustflags "")" \
+      RUSTUP_TOOLCHAIN=nightly CARGO_UNSTABLE_BUILD_STD="panic_$PANIC,std" \
       wasm-pack test --headless "--$browser" --release -- --locked 2>&1 | tee "$out"
     grep -q "Running headless tests in $name" "$out" || { say "the $browser suite did not run in $name"; exit 1; }
     cat "$out" >> "$log"

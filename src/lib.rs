@@ -4,8 +4,9 @@
 //! `web` (wasm32 only) wraps it for JavaScript: streaming download, sha256 check, Cache API, and
 //! an onnxruntime-web-like `Session`.
 
-// The threaded build (nightly only) reports allocation failures on pool threads (web/threads.rs).
-#![cfg_attr(all(target_arch = "wasm32", feature = "threads"), feature(alloc_error_hook))]
+// Every wasm build is nightly (build.sh: std rebuilt to unwind); an allocation failure, which
+// aborts rather than unwinds, is reported before the trap (web/mod.rs).
+#![cfg_attr(target_arch = "wasm32", feature(alloc_error_hook))]
 
 pub mod engine;
 
@@ -13,5 +14,6 @@ pub mod engine;
 pub mod web;
 
 pub use engine::{
-    inspect, DType, Dim, Error, Inspection, Model, OpTime, Plan, Result, Stage, Tensor, TensorData, TensorInfo,
+    inspect, DType, Dim, Error, Inspection, Model, OpTime, PanicStage, Plan, Result, Stage, Tensor, TensorData,
+    TensorInfo,
 };

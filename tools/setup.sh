@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing webinfer needs, skipping what is already there:
-# the wasm32 target, nightly with rust-src, wasm-pack, cargo-deny, wabt, Chromium + chromedriver, Firefox + geckodriver, nginx (the CDN
+# the wasm32 target, nightly with rust-src, wasm-pack, wasm-bindgen-cli, cargo-deny, wabt, Chromium + chromedriver, Firefox + geckodriver, nginx (the CDN
 # stand-in), Node.js, and the pinned Python packages of tools/requirements.txt.
 # Safe to re-run; build.sh calls it before every build and test.
 set -euo pipefail
@@ -35,6 +35,15 @@ fi
 if ! has_version wasm-pack "$WASM_PACK_VERSION"; then
   say "installing wasm-pack $WASM_PACK_VERSION (about 2 minutes)"
   cargo install --locked --quiet wasm-pack --version "$WASM_PACK_VERSION"
+fi
+
+# wasm-pack would otherwise install it itself mid-build, with that build's RUSTFLAGS and
+# -Z build-std (wasm target features, unwinding) applied to a host tool. The version must be
+# the wasm-bindgen crate's in Cargo.lock.
+WASM_BINDGEN_VERSION=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p}' "$(dirname "$0")/../Cargo.lock")
+if ! has_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 3 minutes)"
+  cargo install --locked --quiet wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
 if ! has_version cargo-deny "$CARGO_DENY_VERSION"; then

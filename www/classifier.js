@@ -17,6 +17,8 @@ const PROBES = {
   simd: [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11],
   // i8x16.relaxed_swizzle
   relaxedSimd: [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11],
+  // try ... catch_all (exception handling as first shipped: every build unwinds on a panic)
+  exceptions: [0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 10, 8, 1, 6, 0, 6, 64, 25, 11, 11],
   // a shared memory and i32.atomic.load
   threads: [0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 5, 4, 1, 3, 1, 1, 10, 11, 1, 9, 0, 65, 0, 254, 16, 2, 0, 26, 11],
 };
@@ -43,13 +45,14 @@ export function defaultThreads(logicalCpus) {
   return n <= 2 ? n : Math.min(4, Math.ceil(n / 2));
 }
 
-/** The wasm build this browser runs, or null when it lacks WebAssembly SIMD: { name, threads,
+/** The wasm build this browser runs, or null when it lacks WebAssembly SIMD or exception
+ *  handling (every build needs both): { name, threads,
  *  module, wasm } (absolute URLs). Options: `threads`, how many inference threads to allow
  *  (default: `defaultThreads(navigator.hardwareConcurrency)`; 1 keeps to one thread); `build`, a
  *  build name to use instead of the fastest supported one (e.g. 'simd128', whose results do not
  *  depend on the CPU). */
 export function wasmBuild({ threads = defaultThreads(globalThis.navigator?.hardwareConcurrency), build } = {}) {
-  if (!supports('simd')) return null;
+  if (!supports('simd') || !supports('exceptions')) return null;
   const available = {
     threads: threads > 1 && globalThis.crossOriginIsolated === true && supports('threads'),
     'relaxed-simd': supports('relaxedSimd'),
@@ -79,7 +82,7 @@ export class Classifier {
   static async load(manifestUrl, { onProgress, threads, build: name } = {}) {
     const build = wasmBuild({ threads, build: name });
     if (!build) {
-      throw new Error('this browser lacks WebAssembly SIMD, which webinfer needs (Chrome 91+, Firefox 89+, Safari 16.4+)');
+      throw new Error('this browser lacks WebAssembly SIMD or exception handling, which webinfer needs (Chrome 95+, Firefox 100+, Safari 16.4+)');
     }
     try {
       return await Classifier.#load(manifestUrl, build, onProgress);

@@ -5,6 +5,8 @@
 //! with backoff, a stall is cut after `timeout_ms` without data, and every attempt starts from
 //! nothing, so a partial body can never be mistaken for a whole one.
 
+use std::sync::atomic::{AtomicI32, Ordering};
+
 use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -105,13 +107,14 @@ async fn sleep(ms: u32) {
 
 /// `promise`'s outcome, or `None` when `ms` pass first.
 async fn within(promise: Promise, ms: u32) -> Option<Result<JsValue, JsValue>> {
-    let mut timer = 0;
+    // An atomic, not a captured `&mut` or a Cell: the executor closure must be unwind-safe.
+    let timer = AtomicI32::new(0);
     // The timer resolves with `undefined`, which neither fetch nor a stream read ever does.
     let timeout = Promise::new(&mut |resolve, _| {
-        timer = set_timeout(&resolve, ms.min(i32::MAX as u32) as i32);
+        timer.store(set_timeout(&resolve, ms.min(i32::MAX as u32) as i32), Ordering::Relaxed);
     });
     let raced = JsFuture::from(Promise::race(&Array::of2(&promise, &timeout))).await;
-    clear_timeout(timer);
+    clear_timeout(timer.load(Ordering::Relaxed));
     match raced {
         Ok(v) if v.is_undefined() => None,
         other => Some(other),

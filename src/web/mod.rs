@@ -22,14 +22,26 @@ pub use cache::{clear_model_cache, model_cache_settled};
 pub use image::{preprocess_image, top_k_js};
 pub use session::Session;
 
-/// The message of the panic that killed this instance, if one did.
+/// The message of the panic (or the allocation failure) that killed this instance, if one did.
 static CRASH: OnceLock<String> = OnceLock::new();
 
-/// Runs once when the module is instantiated. Panics should not happen (inputs are validated
-/// before tract sees them); if one does, the hook puts its message in the console instead of
-/// an opaque `unreachable` trap, and remembers it so later calls fail clearly (`alive`).
+/// Runs once when the module is instantiated.
+///
+/// The shipped builds unwind (`panic=unwind` with wasm exception handling, see build.sh): a
+/// panic in tract is caught by the engine (engine/guard.rs) and becomes an `Error` naming the
+/// node, and one anywhere else in a call is turned into a thrown `Error` by wasm-bindgen's
+/// wrapper; either way the instance keeps working, so the hook stays out of it.
+///
+/// A build that aborts (`panic=abort`) cannot survive a panic: there the hook puts its message
+/// in the console instead of an opaque `unreachable` trap, and remembers it so later calls fail
+/// clearly (`alive`).
 #[wasm_bindgen(start)]
 fn start() {
+    std::alloc::set_alloc_error_hook(out_of_memory);
+    if cfg!(panic = "unwind") {
+        std::panic::set_hook(Box::new(|_| {}));
+        return;
+    }
     std::panic::set_hook(Box::new(|info| {
         let payload = info.payload();
         let what = payload
@@ -45,6 +57,16 @@ fn start() {
         threads::report_crash();
         console_error_panic_hook::hook(info);
     }));
+}
+
+/// A failed allocation aborts instead of unwinding (tract's tensors are the exception: they
+/// panic, and are caught), so this instance is done: remember why, so later calls say so
+/// (`alive`). In the threaded build a pool thread's abort would leave the calling worker waiting
+/// forever, so the page is told too. The trap follows.
+fn out_of_memory(layout: std::alloc::Layout) {
+    let _ = CRASH.set(format!("out of memory: could not allocate {} bytes", layout.size()));
+    #[cfg(feature = "threads")]
+    threads::report_crash();
 }
 
 #[cfg(feature = "threads")]

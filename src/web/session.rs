@@ -2,6 +2,7 @@
 //! cache -> parse -> plan), then `run` as often as needed.
 
 use std::cell::RefCell;
+use std::panic::AssertUnwindSafe;
 
 use js_sys::Object;
 use wasm_bindgen::prelude::*;
@@ -25,7 +26,10 @@ pub struct Session {
     // Behind a RefCell so `run` takes `&self`: after a crash wasm-bindgen's own borrow flag stays
     // taken, and a `&mut self` call would fail with its generic "recursive use" message before
     // `alive` could say what happened.
-    plan: RefCell<Plan>,
+    // AssertUnwindSafe: wasm-bindgen wants a session it may unwind through, and a panic leaves
+    // nothing half-updated in it: the plan catches tract's panics itself and rebuilds its run
+    // state (engine/guard.rs), and the RefCell's borrow is released as the panic unwinds.
+    plan: AssertUnwindSafe<RefCell<Plan>>,
     load_info: Object,
 }
 
@@ -58,7 +62,7 @@ impl Session {
             last = at;
         }
         set(&info, "planStagesMs", &by_stage);
-        Ok(Session { plan: RefCell::new(plan), load_info: info })
+        Ok(Session { plan: AssertUnwindSafe(RefCell::new(plan)), load_info: info })
     }
 
     /// Runs the model. `feeds` maps every input name to `{ data, dims, type? }`; the result

@@ -17,9 +17,10 @@ static CRASH_CHANNEL: OnceLock<String> = OnceLock::new();
 /// pool that now exists. Only on a cross-origin
 /// isolated page (it needs `SharedArrayBuffer`); call it once, right after `init()`, in a Worker.
 ///
-/// `crashChannel`: a `BroadcastChannel` name on which a panic in any thread is posted (its
-/// message). Inferences run on the pool, so a panic there leaves the calling thread waiting
-/// forever; whoever listens on the channel (www/classifier.js) replaces the worker.
+/// `crashChannel`: a `BroadcastChannel` name on which a trap in any thread is announced (why:
+/// out of memory). Inferences run on the pool, so a trap there leaves the calling thread waiting
+/// forever; whoever listens on the channel (www/classifier.js) replaces the worker. Panics do not
+/// trap: they come back from `run` as an `Error`.
 #[wasm_bindgen(js_name = startThreads)]
 pub async fn start_threads(threads: usize, crash_channel: Option<String>) -> Result<usize, JsError> {
     alive()?;
@@ -29,7 +30,6 @@ pub async fn start_threads(threads: usize, crash_channel: Option<String>) -> Res
     if let Some(name) = crash_channel {
         let _ = CRASH_CHANNEL.set(name);
     }
-    std::alloc::set_alloc_error_hook(out_of_memory);
     wasm_bindgen_futures::JsFuture::from(wasm_bindgen_rayon::init_thread_pool(threads))
         .await
         .map_err(|e| js_error(format_args!("could not start {threads} inference threads: {}", describe_js(&e))))?;
@@ -38,8 +38,9 @@ pub async fn start_threads(threads: usize, crash_channel: Option<String>) -> Res
     Ok(rayon::current_num_threads())
 }
 
-/// Called by the panic hook, on whichever thread panicked, before the trap. Only pool threads
-/// post: a panic on the calling thread reaches its caller as the trap's `RuntimeError`.
+/// Called before a trap (an allocation failure; a panic too in a build that aborts), on whichever
+/// thread it happens. Only pool threads post: a trap on the calling thread reaches its caller as
+/// a `RuntimeError`.
 pub(super) fn report_crash() {
     if rayon::current_thread_index().is_none() {
         return;
@@ -48,14 +49,6 @@ pub(super) fn report_crash() {
     if let Ok(channel) = web_sys::BroadcastChannel::new(name) {
         let _ = channel.post_message(&JsValue::from_str(message));
     }
-}
-
-/// Rust aborts on a failed allocation without panicking, so the panic hook would not see it: on
-/// a pool thread that would leave the calling worker waiting forever. Reported the same way
-/// first; the abort follows.
-fn out_of_memory(layout: std::alloc::Layout) {
-    let _ = CRASH.set(format!("out of memory: could not allocate {} bytes", layout.size()));
-    report_crash();
 }
 
 /// Runs `run` (a whole inference) on pool thread 0 while the other pool threads stay awake,
@@ -70,13 +63,15 @@ pub(super) fn run_on_pool<T: Send>(run: impl FnOnce() -> T + Send) -> T {
     let done = AtomicBool::new(false);
     rayon::broadcast(|context| {
         if context.index() == 0 {
+            // Set as `run` returns or unwinds: a panic must not leave the others spinning, or
+            // rayon, which passes it on once every thread is back, would wait forever.
+            let _finished = SetOnDrop(&done);
             if let Some(run) = run.lock().ok().and_then(|mut run| run.take()) {
                 let value = run();
                 if let Ok(mut result) = result.lock() {
                     *result = Some(value);
                 }
             }
-            done.store(true, Ordering::Release);
         } else {
             while !done.load(Ordering::Acquire) {
                 rayon::yield_now();
@@ -86,5 +81,13 @@ pub(super) fn run_on_pool<T: Send>(run: impl FnOnce() -> T + Send) -> T {
     match result.into_inner() {
         Ok(Some(value)) => value,
         _ => unreachable!("pool thread 0 runs the inference exactly once"),
+    }
+}
+
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
     }
 }

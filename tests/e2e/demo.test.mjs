@@ -341,11 +341,11 @@ test('the embedding module classifies <img>, <canvas>, ImageBitmap, ImageData an
   await page.close();
 });
 
-test('a model that crashes the engine: the worker is replaced, the call fails clearly, the next works', async () => {
+test('a panic in the engine is an Error; a crash (out of memory): the worker is replaced, the call fails clearly, the next works', async () => {
   const page = await openPage(context);
   await load(page);
   const trap = JSON.parse(readFileSync(path.join(TRAP_DIR, 'trap.manifest.json'), 'utf8'));
-  // threads: the panic is on a pool thread and reaches the page over the crash channel (the
+  // threads: the crash is on a pool thread and reaches the page over the crash channel (the
   // worker itself is stuck waiting for it); simd128: the worker's own call traps.
   for (const build of ['threads', 'simd128']) {
     const out = await page.evaluate(async ([manifestUrl, build, sha256]) => {
@@ -353,8 +353,14 @@ test('a model that crashes the engine: the worker is replaced, the call fails cl
       const { Classifier } = await import(src);
       const classifier = await Classifier.load(manifestUrl, { build });
       const image = (v) => new ImageData(new Uint8ClampedArray(16 * 16 * 4).fill(v), 16, 16);
+      const attempt = async (f) => { try { await f(); return 'no error'; } catch (e) { return e.message; } };
       const result = {};
       result.before = (await classifier.classify(image(255)))[0].probability;
+      result.firstSource = classifier.info.timings.source;
+      // A dark picture divides an integer by zero inside tract: caught, an Error, same worker.
+      result.panic = await attempt(() => classifier.classify(image(40)));
+      result.afterPanic = (await classifier.classify(image(255)))[0].probability;
+      result.sourceAfterPanic = classifier.info.timings.source;
       // The model reaches the Cache API after the load returns (a write in the background); a
       // worker that dies before it lands takes the write with it, and its replacement downloads
       // again. Crash only once the model is stored, so the restart below must find it there.
@@ -364,27 +370,27 @@ test('a model that crashes the engine: the worker is replaced, the call fails cl
         if (performance.now() - start > 10000) throw new Error('the model never reached the Cache API');
         await new Promise((r) => setTimeout(r, 20));
       }
-      try {
-        await classifier.classify(image(40)); // divides by zero inside the engine
-      } catch (e) {
-        result.error = e.message;
-      }
+      // A light grey one needs more memory than wasm32 can address: an abort, not a panic.
+      result.error = await attempt(() => classifier.classify(image(230)));
       result.after = (await classifier.classify(image(255)))[0].probability;
       result.source = classifier.info.timings.source; // the restarted worker's load
       classifier.dispose();
       return result;
     }, [`${cdn.url}trap.manifest.json`, build, trap.model.sha256]);
     assert.ok(Math.abs(out.before - 0.001) < 1e-6, `${build}: uniform scores before the crash: ${out.before}`);
-    assert.match(out.error ?? '', /the inference engine crashed \(RuntimeError: .*\); it has been restarted/, build);
-    // The crash channel carries the panic's own message.
-    if (build === 'threads') assert.match(out.error, /attempt to divide by zero, at /);
+    assert.match(out.panic, /^inference failed in node `divide_by_brightness` \(Div\): the engine \(tract\) panicked: attempt to divide by zero\. .*the session is still usable$/, build);
+    assert.ok(Math.abs(out.afterPanic - 0.001) < 1e-6, `${build}: the call after the panic works: ${out.afterPanic}`);
+    assert.equal(out.sourceAfterPanic, out.firstSource, `${build}: no restart after a caught panic`);
+    assert.match(out.error, /the inference engine crashed \(RuntimeError: .*\); it has been restarted/, build);
+    // The crash channel carries the reason.
+    if (build === 'threads') assert.match(out.error, /out of memory: could not allocate \d+ bytes/);
     assert.ok(Math.abs(out.after - 0.001) < 1e-6, `${build}: the next call works: ${out.after}`);
     assert.equal(out.source, 'cache', `${build}: the restarted worker loaded the model from the cache, not the network`);
   }
   await page.close();
 });
 
-test('the module used directly on the page: after a crash every call fails with a clear error', async () => {
+test('the module used directly on the page: a panic is an Error and the session works on; after a crash every call fails clearly', async () => {
   const page = await openPage(context);
   await load(page);
   const trap = JSON.parse(readFileSync(path.join(TRAP_DIR, 'trap.manifest.json'), 'utf8'));
@@ -398,15 +404,19 @@ test('the module used directly on the page: after a crash every call fails with 
     const attempt = async (f) => { try { await f(); return 'no error'; } catch (e) { return `${e.constructor.name}: ${e.message}`; } };
     return {
       before: session.run(feeds(1)).scores.data[0],
-      crash: await attempt(() => session.run(feeds(0.5))), // int32(0.5) = 0: a division by zero
+      panic: await attempt(() => session.run(feeds(0.3))), // int32(0.3 + 0.5) = 0: a division by zero
+      afterPanic: session.run(feeds(1)).scores.data[0],
+      crash: await attempt(() => session.run(feeds(0.8))), // a 2.1 GB output copied out: out of memory
       run: await attempt(() => session.run(feeds(1))),
       create: await attempt(() => Session.create(url, { sha256 })),
       names: await attempt(() => session.inputNames),
     };
   }, { url: `${cdn.url}${trap.model.url}`, sha256: trap.model.sha256 });
   assert.equal(out.before, 1, 'the model runs before the crash');
+  assert.match(out.panic, /^Error: inference failed in node `divide_by_brightness` \(Div\): the engine \(tract\) panicked: attempt to divide by zero/);
+  assert.equal(out.afterPanic, 1, 'the same session runs after a caught panic');
   assert.match(out.crash, /^RuntimeError: unreachable/);
-  const dead = /^Error: webinfer's engine crashed in an earlier call \(attempt to divide by zero, at [^)]+\.rs:\d+:\d+\) and this instance of the module can no longer be used: import it again in a new Worker/;
+  const dead = /^Error: webinfer's engine crashed in an earlier call \(out of memory: could not allocate \d+ bytes\) and this instance of the module can no longer be used: import it again in a new Worker/;
   assert.match(out.run, dead);
   assert.match(out.create, dead);
   assert.match(out.names, dead);

@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
-"""A classifier that crashes the engine on dark images, for the worker-restart test.
+"""A classifier that fails inside the engine on some images, for the error and restart tests.
 
-scores = Expand(1 / int32(max(image)), [1, 1000]): a picture with a pure white pixel has max 1.0
-after the demo normalization and divides by 1; a darker one divides an int32 by zero, which
-tract 0.23 does with Rust's `/` (a panic, so a wasm trap under panic=abort). onnxruntime reports
-"Integer division by zero" as an error for the same input; the crash is the engine's.
+After the demo normalization a pure white picture has max(image) = 1.0. With m = max(image):
+
+- scores = Expand(1 / int32(m + 0.5), [1, 1000]): white divides by 1 (uniform scores); a dark
+  picture (m < 0.5) divides an int32 by zero, on which tract 0.23 panics. The engine catches
+  that and answers with an Error (onnxruntime reports "Integer division by zero" for the same
+  input); the session keeps working.
+- ballast = Range(0, n) with n = 530,000,000 when 0.7 < m < 0.9 (a light grey picture), else 1:
+  a 2.1 GB int32 tensor, which tract allocates; copying it out for the caller then needs another
+  2.1 GB, past the 4 GiB a wasm32 instance can address. That allocation failure aborts (it does
+  not unwind), so the instance is lost: what the worker restart exists for.
 
     python3 tests/e2e/trap_model.py OUT_DIR     -> OUT_DIR/trap.<sha16>.onnx, trap.manifest.json
 """
@@ -19,17 +25,28 @@ from onnx import TensorProto, helper, numpy_helper
 
 
 def model():
+    f = lambda name, v: numpy_helper.from_array(np.array(v, np.float32), name)
     nodes = [
         helper.make_node("ReduceMax", ["image"], ["max"], keepdims=0),
-        helper.make_node("Cast", ["max"], ["max_i"], to=TensorProto.INT32),
-        helper.make_node("Div", ["one", "max_i"], ["q"]),
+        helper.make_node("Add", ["max", "half"], ["rounded"]),
+        helper.make_node("Cast", ["rounded"], ["max_i"], to=TensorProto.INT32),
+        helper.make_node("Div", ["one", "max_i"], ["q"], name="divide_by_brightness"),
         helper.make_node("Cast", ["q"], ["q_f"], to=TensorProto.FLOAT),
         helper.make_node("Expand", ["q_f", "shape"], ["scores"]),
+        helper.make_node("Greater", ["max", "lo"], ["above"]),
+        helper.make_node("Less", ["max", "hi"], ["below"]),
+        helper.make_node("And", ["above", "below"], ["grey"]),
+        helper.make_node("Where", ["grey", "huge", "one"], ["n"]),
+        helper.make_node("Range", ["zero", "n", "one"], ["ballast"], name="ballast"),
     ]
     inits = [numpy_helper.from_array(np.array(1, np.int32), "one"),
-             numpy_helper.from_array(np.array([1, 1000], np.int64), "shape")]
+             numpy_helper.from_array(np.array(0, np.int32), "zero"),
+             numpy_helper.from_array(np.array(530_000_000, np.int32), "huge"),
+             numpy_helper.from_array(np.array([1, 1000], np.int64), "shape"),
+             f("half", 0.5), f("lo", 0.7), f("hi", 0.9)]
     graph = helper.make_graph(nodes, "trap", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 8, 8])],
-                              [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 1000])], inits)
+                              [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 1000]),
+                               helper.make_tensor_value_info("ballast", TensorProto.INT32, ["n"])], inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     m.ir_version = 8
     onnx.checker.check_model(m)

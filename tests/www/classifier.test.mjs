@@ -32,3 +32,15 @@ test('the threads build only on a cross-origin isolated page and with more than 
     globalThis.crossOriginIsolated = isolated;
   }
 });
+
+test('no build for a browser without wasm exception handling: every build unwinds on a panic', () => {
+  const validate = WebAssembly.validate;
+  try {
+    // Refuse only the exceptions probe: try (0x06) ... catch_all (0x19).
+    WebAssembly.validate = (bytes) => !(bytes.length === 28 && bytes[23] === 6 && bytes[25] === 25) && validate(bytes);
+    assert.equal(wasmBuild({ threads: 1 }), null);
+  } finally {
+    WebAssembly.validate = validate;
+  }
+  assert.ok(wasmBuild({ threads: 1 }), 'node has exception handling: a build is chosen');
+});
