@@ -72,7 +72,9 @@ fn out_of_memory(layout: std::alloc::Layout) {
 #[cfg(feature = "threads")]
 pub use threads::start_threads;
 
-/// Fails once a call has panicked. In wasm a panic aborts with a trap that unwinds nothing: the
+/// Fails once a call has trapped (a panic in a build that aborts, an allocation failure), for
+/// what reaches it: in the unwinding builds wasm-bindgen's glue already refuses every call after
+/// a trap ("Module terminated"). A trap unwinds nothing: the
 /// shadow stack pointer, the plan's state and wasm-bindgen's borrow flags stay as they were
 /// mid-call, so nothing this instance computes afterwards can be trusted.
 fn alive() -> Result<(), JsError> {

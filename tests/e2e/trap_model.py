@@ -7,10 +7,11 @@ After the demo normalization a pure white picture has max(image) = 1.0. With m =
   picture (m < 0.5) divides an int32 by zero, on which tract 0.23 panics. The engine catches
   that and answers with an Error (onnxruntime reports "Integer division by zero" for the same
   input); the session keeps working.
-- ballast = Range(0, n) with n = 530,000,000 when 0.7 < m < 0.9 (a light grey picture), else 1:
-  a 2.1 GB int32 tensor, which tract allocates; copying it out for the caller then needs another
-  2.1 GB, past the 4 GiB a wasm32 instance can address. That allocation failure aborts (it does
-  not unwind), so the instance is lost: what the worker restart exists for.
+- ballast = Range(0, n) with n = HUGE when 0.7 < m < 0.9 (a light grey picture), else 1: an
+  int32 tensor just under 2 GiB (the most one allocation may ask for in wasm32), which tract
+  allocates; copying it out for the caller then needs as much again, and the two leave less than
+  8 KB of the 4 GiB a wasm32 instance can address for everything else. That allocation failure
+  aborts (it does not unwind), so the instance is lost: what the worker restart exists for.
 
     python3 tests/e2e/trap_model.py OUT_DIR     -> OUT_DIR/trap.<sha16>.onnx, trap.manifest.json
 """
@@ -22,6 +23,10 @@ import sys
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+
+# 4 * HUGE <= 2**31 - 1 (isize::MAX in wasm32); 8 * HUGE = 2**32 - 7,296 bytes.
+HUGE = 536_870_000
 
 
 def model():
@@ -41,7 +46,7 @@ def model():
     ]
     inits = [numpy_helper.from_array(np.array(1, np.int32), "one"),
              numpy_helper.from_array(np.array(0, np.int32), "zero"),
-             numpy_helper.from_array(np.array(530_000_000, np.int32), "huge"),
+             numpy_helper.from_array(np.array(HUGE, np.int32), "huge"),
              numpy_helper.from_array(np.array([1, 1000], np.int64), "shape"),
              f("half", 0.5), f("lo", 0.7), f("hi", 0.9)]
     graph = helper.make_graph(nodes, "trap", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 8, 8])],
