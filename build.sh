@@ -52,9 +52,11 @@ PANIC=${WEBINFER_PANIC:-unwind}
 # RUSTFLAGS for a wasm build: simd128 plus $1 (",+relaxed-simd"), then any further flags.
 # Exception handling as first shipped (try/catch: Chrome 95+, Firefox 100+, Safari 15.2+), not
 # the exnref form LLVM now defaults to (Chrome 137+, Safari 18.4+; and wabt cannot read it).
+# panic-in-drop=abort: no cleanup pads around drops, which keeps unwinding's cost under 10% of
+# the brotli download (a panic inside a destructor traps instead; bench/PERFORMANCE.md 13).
 wasm_rustflags() {
   local features="+simd128$1" eh=""
-  [[ $PANIC == unwind ]] && features+=",+exception-handling" eh="-C llvm-args=-wasm-use-legacy-eh=true"
+  [[ $PANIC == unwind ]] && features+=",+exception-handling" eh="-C llvm-args=-wasm-use-legacy-eh=true -Z panic-in-drop=abort"
   echo "-C target-feature=$features -C panic=$PANIC $eh ${*:2}"
 }
 with_wasm_std() { RUSTUP_TOOLCHAIN=nightly CARGO_UNSTABLE_BUILD_STD=panic_$PANIC,std "$@"; }
