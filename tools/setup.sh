@@ -39,11 +39,12 @@ fi
 
 # wasm-pack would otherwise install it itself mid-build, with that build's RUSTFLAGS and
 # -Z build-std (wasm target features, unwinding) applied to a host tool. The version must be
-# the wasm-bindgen crate's in Cargo.lock.
+# the wasm-bindgen crate's in Cargo.lock. Not --locked: its lock file pins a webpki-roots the
+# registry no longer serves (wasm-pack installs it unlocked too).
 WASM_BINDGEN_VERSION=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p}' "$(dirname "$0")/../Cargo.lock")
 if ! has_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 3 minutes)"
-  cargo install --locked --quiet wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  cargo install --quiet wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
 if ! has_version cargo-deny "$CARGO_DENY_VERSION"; then
