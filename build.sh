@@ -263,8 +263,8 @@ run_tests() {
       chrome) name=Chrome drop=GECKODRIVER driver=CHROMEDRIVER=$chromedriver ;;
       firefox) name=Firefox drop=CHROMEDRIVER driver=GECKODRIVER=$geckodriver ;;
     esac
-    env -u "$drop" "$driver" WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}" RUSTFLAGS="$(wasm_rustflags "")" \
-      RUSTUP_TOOLCHAIN=nightly CARGO_UNSTABLE_BUILD_STD="panic_$PANIC,std" \
+    RUSTFLAGS=$(wasm_rustflags "") with_wasm_std env -u "$drop" "$driver" \
+      WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}" \
       wasm-pack test --headless "--$browser" --release -- --locked 2>&1 | tee "$out"
     grep -q "Running headless tests in $name" "$out" || { say "the $browser suite did not run in $name"; exit 1; }
     cat "$out" >> "$log"

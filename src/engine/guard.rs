@@ -18,7 +18,7 @@ pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 }
 
 /// A panic's message: `panic!` gives a `&str` or a `String`; anything else has none.
-pub(crate) fn message(payload: &(dyn Any + Send)) -> String {
+fn message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         return s.to_string();
     }
