@@ -25,7 +25,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # The reference EfficientNet-Lite0 the demo build is checked against (skipped when absent).
 export WEBINFER_REFERENCE_MODELS=${WEBINFER_REFERENCE_MODELS:-$ROOT/../shared/models}
 
-say() { printf '[build] %s\n' "$*" >&2; }
+say() { printf '[build +%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 # The shipped wasm, one build per browser capability (www/classifier.js picks one at run time):
 #   pkg/webinfer_bg.wasm          simd128, runs everywhere webinfer runs
