@@ -189,7 +189,6 @@ async function main() {
   const { server, url: base } = await serve({
     '/page/': path.join(HERE, 'page'),
     '/pkg/': path.join(ROOT, 'pkg'),
-    '/pkg-relaxed/': path.join(ROOT, 'pkg'),
     '/pkg-threads/': path.join(ROOT, 'pkg-threads'),
     '/ort/': ORT_DIST,
     '/models/': path.join(ROOT, 'target/bench-models'),
@@ -212,7 +211,7 @@ async function main() {
     models: list.map(({ name, bytes, sha256 }) => ({ name, bytes, sha256 })),
     size: {
       webinfer: sizes([path.join(ROOT, 'pkg/webinfer_bg.wasm'), path.join(ROOT, 'pkg/webinfer.js')]),
-      'webinfer-relaxed': sizes([path.join(ROOT, 'pkg/webinfer_relaxed_bg.wasm'), path.join(ROOT, 'pkg/webinfer.js')]),
+      'webinfer-relaxed': sizes([path.join(ROOT, 'pkg/webinfer_relaxed_bg.wasm'), path.join(ROOT, 'pkg/webinfer_relaxed.js')]),
       'webinfer-threads': sizes(['webinfer_bg.wasm', 'webinfer.js', ...snippets()].map((f) => path.join(ROOT, 'pkg-threads', f))),
       ort: sizes(['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'].map((f) => path.join(ORT_DIST, f))),
     },

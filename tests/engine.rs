@@ -81,8 +81,13 @@ fn edge_case_inputs_match_onnxruntime() {
         let label = format!("{} ({})", case["label"].as_str().unwrap(), case["model"].as_str().unwrap());
         let mut plan = plan(case["model"].as_str().unwrap());
         let outputs = plan.run(feeds(case)).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let mut names: Vec<&str> = outputs.iter().map(|(name, _)| name.as_str()).collect();
+        names.sort();
+        let want: Vec<&str> = case["outputs"].as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(names, want, "{label}: output names");
         for (name, got) in &outputs {
             let want = tensor(&case["outputs"][name]);
+            assert_eq!(got.dtype(), want.dtype(), "{label} output {name}: type");
             assert_eq!(got.dims, want.dims, "{label} output {name}: dims");
             assert_close(&format!("{label} output {name}"), &want.data.to_f64(), &got.data.to_f64(), 1e-4);
         }

@@ -30,7 +30,7 @@ const BUILDS = {
   // page (COOP + COEP headers, which webinfer's server sends).
   threads: { module: './pkg-threads/webinfer.js', wasm: './pkg-threads/webinfer_bg.wasm' },
   // Fused multiply-add and dot products where the CPU has them (Chrome 114+).
-  'relaxed-simd': { module: './pkg/webinfer.js', wasm: './pkg/webinfer_relaxed_bg.wasm' },
+  'relaxed-simd': { module: './pkg/webinfer_relaxed.js', wasm: './pkg/webinfer_relaxed_bg.wasm' },
   simd128: { module: './pkg/webinfer.js', wasm: './pkg/webinfer_bg.wasm' },
 };
 

@@ -26,9 +26,9 @@ async function makeInput(model) {
   return (state.inputs[model.name] = data);
 }
 
-/** A webinfer build on this page's main thread. Each build is imported from its own URL, so
- *  each is a module instance of its own (pkg-relaxed/ serves pkg/'s glue again). */
-function mainThreadWebinfer(key, moduleUrl, wasmUrl) {
+/** A webinfer build on this page's main thread, a module instance of its own (each build has
+ *  its own glue). */
+function mainThreadWebinfer(key, moduleUrl) {
   let module = null;
   state[key] = {};
   return {
@@ -36,7 +36,7 @@ function mainThreadWebinfer(key, moduleUrl, wasmUrl) {
       window.__engine = key;
       const t0 = now();
       module = await import(moduleUrl);
-      await module.default(wasmUrl ? { module_or_path: wasmUrl } : undefined);
+      await module.default();
       return { startMs: now() - t0 };
     },
     async load(model) {
@@ -94,7 +94,7 @@ function workerWebinfer() {
 
 const engines = {
   webinfer: mainThreadWebinfer('webinfer', '/pkg/webinfer.js'),
-  'webinfer-relaxed': mainThreadWebinfer('webinfer-relaxed', '/pkg-relaxed/webinfer.js', '/pkg/webinfer_relaxed_bg.wasm'),
+  'webinfer-relaxed': mainThreadWebinfer('webinfer-relaxed', '/pkg/webinfer_relaxed.js'),
   'webinfer-threads': workerWebinfer(),
   ort: {
     async start({ threads }) {

@@ -296,6 +296,12 @@ impl Model {
         // tract's f32 matrix products run on webinfer's kernel in wasm (webinfer-kernels).
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         webinfer_kernels::keep();
+        // Names now, from the file: optimizing removes pass-through nodes (Identity, Dropout) and
+        // moves the output's name onto the input it forwards.
+        let names = |outlets: TractResult<&[OutletId]>| -> Vec<String> {
+            outlets.unwrap_or_default().iter().map(|&o| outlet_name(&self.graph, o)).collect()
+        };
+        let names = (names(self.graph.input_outlets()), names(self.graph.output_outlets()));
         let mut typed = self.graph.into_typed().map_err(Error::plan)?;
         done(Stage::Typed);
         if let Some(limit) = limit {
@@ -315,7 +321,7 @@ impl Model {
         done(Stage::Decluttered);
         typed.optimize().map_err(Error::plan)?;
         done(Stage::Optimized);
-        let plan = Plan::new(typed, self.accepts_nan)?;
+        let plan = Plan::new(typed, names, self.accepts_nan)?;
         done(Stage::Scheduled);
         Ok(plan)
     }

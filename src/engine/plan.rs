@@ -9,7 +9,7 @@ use tract_onnx::tract_core::internal::{EvalContext, OpState};
 
 use super::error::{Error, PanicStage, Result};
 use super::guard;
-use super::model::{outlet_name, typed_info, Dim, TensorInfo};
+use super::model::{typed_info, Dim, TensorInfo};
 use super::tensor::{DType, Tensor, TensorData};
 
 /// Time per run spent in one kind of optimized operator (`Plan::profile`).
@@ -31,15 +31,20 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub(crate) fn new(model: TypedModel, accepts_nan: bool) -> Result<Plan> {
-        let describe = |outlets: &[OutletId]| -> Result<Vec<TensorInfo>> {
+    /// `names`: the inputs' and outputs' names as the file gives them, in tract's outlet order.
+    pub(crate) fn new(model: TypedModel, names: (Vec<String>, Vec<String>), accepts_nan: bool) -> Result<Plan> {
+        let describe = |outlets: &[OutletId], names: Vec<String>| -> Result<Vec<TensorInfo>> {
+            if outlets.len() != names.len() {
+                return Err(Error::plan(format!("optimizing changed the model's interface: {names:?}")));
+            }
             outlets
                 .iter()
-                .map(|&o| Ok(typed_info(outlet_name(&model, o), model.outlet_fact(o).map_err(Error::plan)?)))
+                .zip(names)
+                .map(|(&o, name)| Ok(typed_info(name, model.outlet_fact(o).map_err(Error::plan)?)))
                 .collect()
         };
-        let inputs = describe(model.input_outlets().map_err(Error::plan)?)?;
-        let outputs = describe(model.output_outlets().map_err(Error::plan)?)?;
+        let inputs = describe(model.input_outlets().map_err(Error::plan)?, names.0)?;
+        let outputs = describe(model.output_outlets().map_err(Error::plan)?, names.1)?;
         let runnable = model.into_runnable().map_err(Error::plan)?;
         let state = TypedSimpleState::new(&runnable).map_err(Error::plan)?;
         Ok(Plan { state, inputs, outputs, accepts_nan })
@@ -59,12 +64,29 @@ impl Plan {
     /// leaves the plan ready for the next call.
     pub fn run(&mut self, feeds: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
         let values = self.tract_values(feeds)?;
+        let symbols = self.symbols_of(&values);
         let results = self.run_guarded(values, tract_onnx::tract_core::plan::eval)?;
         self.outputs
             .iter()
             .zip(results.iter())
-            .map(|(info, value)| Ok((info.name.clone(), Tensor::from_tract(&info.name, value)?)))
+            .map(|(info, value)| Ok((info.name.clone(), Tensor::from_tract(&info.name, value, &symbols)?)))
             .collect()
+    }
+
+    /// The values feeds give the symbols of the inputs' shapes (`batch` = 5): outputs that are
+    /// dims (`Shape` of a dynamic input) become numbers with them.
+    fn symbols_of(&self, values: &[TValue]) -> SymbolValues {
+        let mut symbols = SymbolValues::default();
+        let model = self.state.model();
+        for (ix, value) in values.iter().enumerate() {
+            let Ok(fact) = model.input_fact(ix) else { continue };
+            for (dim, &size) in fact.shape.iter().zip(value.shape()) {
+                if let TDim::Sym(symbol) = dim {
+                    symbols.set(symbol, size as i64);
+                }
+            }
+        }
+        symbols
     }
 
     /// Runs the model `runs` times and returns the time spent in each kind of operator, slowest

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use tract_onnx::prelude::{DatumType, Tensor as TractTensor};
+use tract_onnx::prelude::{DatumType, SymbolValues, TDim, Tensor as TractTensor, TractResult};
 
 use super::error::{Error, Result};
 
@@ -70,6 +70,8 @@ pub(crate) fn datum_name(dt: DatumType) -> String {
         DatumType::U32 => "uint32".into(),
         DatumType::U64 => "uint64".into(),
         DatumType::String => "string".into(),
+        // Shape and Size results inside tract; ONNX types them int64, and so does the engine.
+        DatumType::TDim => "int64".into(),
         other => format!("{other:?}").to_lowercase(),
     }
 }
@@ -159,8 +161,8 @@ impl Tensor {
 
     /// Converts tract's output tensor, refusing types the API cannot carry rather than casting
     /// them silently.
-    pub(crate) fn from_tract(name: &str, t: &TractTensor) -> Result<Tensor> {
-        fn copy<T: tract_onnx::prelude::Datum + Copy>(t: &TractTensor) -> Result<Vec<T>> {
+    pub(crate) fn from_tract(name: &str, t: &TractTensor, symbols: &SymbolValues) -> Result<Tensor> {
+        fn copy<T: tract_onnx::prelude::Datum + Clone>(t: &TractTensor) -> Result<Vec<T>> {
             Ok(t.try_as_plain_ram().and_then(|v| v.as_slice::<T>()).map_err(Error::run)?.to_vec())
         }
         let data = match t.datum_type() {
@@ -170,6 +172,11 @@ impl Tensor {
             DatumType::I32 => TensorData::I32(copy(t)?),
             DatumType::I64 => TensorData::I64(copy(t)?),
             DatumType::Bool => TensorData::Bool(copy(t)?),
+            // A `Shape` or `Size` result: dims inside tract, int64 in ONNX. A dim of a dynamic
+            // input is a symbol (`batch`) whose value the feeds gave.
+            DatumType::TDim => TensorData::I64(
+                copy::<TDim>(t)?.iter().map(|d| d.eval_to_i64(symbols)).collect::<TractResult<_>>().map_err(Error::run)?,
+            ),
             other => {
                 return Err(Error::UnsupportedType {
                     what: format!(
