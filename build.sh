@@ -36,11 +36,13 @@ say() { printf '[build +%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"
 # at the same speed (bench/PERFORMANCE.md). Set here, not in Cargo.toml, so native builds stay
 # fast and quick to compile. Separate target dirs, so no build invalidates another.
 # No wasm-opt: see Cargo.toml [package.metadata.wasm-pack] and the README.
-wasm_pack() {
+# The browser suites build with the same profile in the same target dir: they test what ships,
+# and every dependency (std, tract) is compiled once for both.
+with_wasm_profile() {
   CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_OPT_LEVEL=s \
-    CARGO_PROFILE_RELEASE_STRIP=${STRIP:-true} CARGO_PROFILE_RELEASE_PANIC=$PANIC \
-    wasm-pack build --release --target web --out-name "${OUT_NAME:-webinfer}" "$@"
+    CARGO_PROFILE_RELEASE_STRIP=${STRIP:-true} CARGO_PROFILE_RELEASE_PANIC=$PANIC "$@"
 }
+wasm_pack() { with_wasm_profile wasm-pack build --release --target web --out-name "${OUT_NAME:-webinfer}" "$@"; }
 
 # Every wasm build, the browser tests' included, unwinds: `panic=unwind` with the exception-
 # handling proposal, so a panic inside tract becomes an Error and the instance keeps working
@@ -59,7 +61,13 @@ wasm_rustflags() {
   [[ $PANIC == unwind ]] && features+=",+exception-handling" eh="-C llvm-args=-wasm-use-legacy-eh=true -Z panic-in-drop=abort"
   echo "-C target-feature=$features -C panic=$PANIC $eh ${*:2}"
 }
-with_wasm_std() { RUSTUP_TOOLCHAIN=nightly CARGO_UNSTABLE_BUILD_STD=panic_$PANIC,std "$@"; }
+# `test` too, though only the browser suites use it: cargo makes every crate of a test build
+# depend on it, so a build without it would compile every dependency a second time.
+with_wasm_std() {
+  local crates=panic_$PANIC,std
+  [[ $PANIC == unwind ]] && crates+=,test
+  RUSTUP_TOOLCHAIN=nightly CARGO_UNSTABLE_BUILD_STD=$crates "$@"
+}
 
 build_pkg() {
   RUSTFLAGS=$(wasm_rustflags "") with_wasm_std wasm_pack --out-dir pkg
@@ -201,14 +209,9 @@ run_bench() {
 # libFuzzer over the engine (fuzz/): arbitrary bytes as a model, arbitrary feeds for the fixture
 # models. Built like the shipped code (-O: no overflow checks), no sanitizer (safe Rust: a panic
 # is the finding). Crashes land in fuzz/artifacts/; each fix adds the input to tests/fixtures/fuzz.
-fuzz_tools() {
-  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-  [[ "$(cargo fuzz --version 2>/dev/null)" == *0.13.1* ]] || cargo install --locked --quiet cargo-fuzz --version 0.13.1
-}
 
 run_fuzz() {
   local seconds=${1:-60} target
-  fuzz_tools
   mkdir -p fuzz/corpus/load_plan fuzz/corpus/run_feeds
   cp tests/fixtures/models/*.onnx fuzz/corpus/load_plan/
   for target in load_plan run_feeds; do
@@ -221,13 +224,15 @@ run_fuzz() {
 # crash fails here. Longer campaigns (`./build.sh fuzz`) look for new findings.
 fuzz_check() {
   local target seeds runs
-  fuzz_tools
   for target in load_plan run_feeds; do
     seeds=$ROOT/target/fuzz-seeds/$target
     rm -rf "$seeds" && mkdir -p "$seeds"
     [[ $target == load_plan ]] && cp tests/fixtures/models/*.onnx tests/fixtures/fuzz/*.onnx "$seeds/"
     runs=$([[ $target == load_plan ]] && echo 20000 || echo 100000)
-    (cd fuzz && cargo +nightly fuzz run -O -s none "$target" "$seeds" -- \
+    # opt-level 1: cargo-fuzz compiles every crate as one codegen unit, and tract at opt-level 3
+    # takes minutes longer to build than the fixed run count then saves (343 s to build here,
+    # then 20 s + 4 s of runs).
+    (cd fuzz && CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo +nightly fuzz run -O -s none "$target" "$seeds" -- \
       -seed=1 -runs="$runs" -max_len=20000 -max_total_time=300 -print_final_stats=1) 2>&1 | tee target/fuzz-$target.log
     # -max_total_time is only a guard: stopping early exits 0 too, so the count is checked.
     grep -q "^Done $runs runs" "target/fuzz-$target.log" || { say "fuzz $target stopped before $runs runs"; exit 1; }
@@ -262,7 +267,7 @@ run_tests() {
       chrome) name=Chrome drop=GECKODRIVER driver=CHROMEDRIVER=$chromedriver ;;
       firefox) name=Firefox drop=CHROMEDRIVER driver=GECKODRIVER=$geckodriver ;;
     esac
-    RUSTFLAGS=$(wasm_rustflags "") with_wasm_std env -u "$drop" "$driver" \
+    RUSTFLAGS=$(wasm_rustflags "") with_wasm_std with_wasm_profile env -u "$drop" "$driver" \
       WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}" \
       wasm-pack test --headless "--$browser" --release -- --locked 2>&1 | tee "$out"
     grep -q "Running headless tests in $name" "$out" || { say "the $browser suite did not run in $name"; exit 1; }
