@@ -20,6 +20,7 @@ mod parallel;
 mod plan;
 mod qdq;
 mod rewrite;
+mod symbols;
 mod tensor;
 
 pub use error::{Error, PanicStage, Result};

@@ -8,7 +8,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::{Factoid, InferenceNode};
 
 use super::error::{Error, PanicStage, Result};
-use super::{depthwise, fold, guard, int8conv, qdq};
+use super::{depthwise, fold, guard, int8conv, qdq, symbols};
 use super::inspect::{parse_proto, unsupported_nodes};
 use super::plan::Plan;
 use super::tensor::datum_name;
@@ -314,6 +314,8 @@ impl Model {
         // ~75 ms natively), and every pair is fused, input quantization included.
         qdq::fuse_pairs(&mut typed).map_err(Error::plan)?;
         typed.declutter().map_err(Error::plan)?;
+        // Declutter turns run-time bounded slices into DynSlices with orphaned length symbols.
+        let mut typed = symbols::rebind_orphans(typed).map_err(Error::plan)?;
         // After declutter, so tract has chosen the layout (depthwise convolutions channels last
         // in wasm), and after the fusion: it finds quantized activations by their QuantDequant node.
         int8conv::rewrite(&mut typed).map_err(Error::plan)?;
