@@ -74,10 +74,12 @@ fn fixtures_match_onnxruntime() {
 }
 
 /// Empty batches and infinities: onnxruntime's answers (infinities and the NaN they make through
-/// MatMul, Relu, an empty output), not an error and not a panic.
+/// MatMul, Relu, an empty output), not an error and not a panic. Likewise the operators webinfer
+/// adds to tract (`ops`: Upsample).
 #[test]
-fn edge_case_inputs_match_onnxruntime() {
-    for case in expected("edge_cases")["cases"].as_array().unwrap() {
+fn edge_cases_and_added_ops_match_onnxruntime() {
+    let files = [expected("edge_cases"), expected("ops")];
+    for case in files.iter().flat_map(|f| f["cases"].as_array().unwrap()) {
         let label = format!("{} ({})", case["label"].as_str().unwrap(), case["model"].as_str().unwrap());
         let mut plan = plan(case["model"].as_str().unwrap());
         let outputs = plan.run(feeds(case)).unwrap_or_else(|e| panic!("{label}: {e}"));
@@ -162,7 +164,7 @@ fn qdq_models_take_the_fused_paths() {
 
 /// A quantize -> dequantize that only a pointwise convolution reads runs inside its int8 op; one
 /// that is also a model output stays. Both with quantize and dequantize scales that differ, and
-/// both give onnxruntime's numbers (`edge_case_inputs_match_onnxruntime`).
+/// both give onnxruntime's numbers (`edge_cases_and_added_ops_match_onnxruntime`).
 #[test]
 fn pointwise_convolutions_absorb_their_input_quantization() {
     let cases = expected("edge_cases");

@@ -108,11 +108,16 @@ async fn fixtures_from_urls_match_onnxruntime() {
     }
 }
 
-/// Empty batches, NaN and infinities give onnxruntime's answers, and the session keeps working.
+/// Empty batches, NaN and infinities give onnxruntime's answers, and the session keeps working;
+/// so do the operators webinfer adds to tract (`ops`: Upsample).
 #[wasm_bindgen_test]
-async fn edge_case_inputs_match_onnxruntime() {
-    let expected = fetch_json(&format!("/{FIXTURES}/expected/edge_cases.json")).await.unwrap();
-    for case in Array::from(&get(&expected, "cases")).iter() {
+async fn edge_cases_and_added_ops_match_onnxruntime() {
+    let mut cases = Vec::new();
+    for file in ["edge_cases", "ops"] {
+        let expected = fetch_json(&format!("/{FIXTURES}/expected/{file}.json")).await.unwrap();
+        cases.extend(Array::from(&get(&expected, "cases")).iter());
+    }
+    for case in cases {
         let model = get(&case, "model").as_string().unwrap();
         let label = format!("{} ({model})", get(&case, "label").as_string().unwrap());
         let mut session = create(model_url(&model), None).await.unwrap();

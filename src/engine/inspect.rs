@@ -216,7 +216,7 @@ pub(crate) fn unsupported_nodes(onnx: &Onnx, proto: &ModelProto) -> Vec<Unsuppor
 }
 
 pub fn inspect(bytes: &[u8]) -> Result<Inspection> {
-    let onnx = tract_onnx::onnx();
+    let onnx = super::model::front_end();
     let proto = parse_proto(&onnx, bytes)?;
     let graph = proto.graph.as_ref().expect("checked by parse_proto");
     let initializers: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();

@@ -22,6 +22,7 @@ mod qdq;
 mod rewrite;
 mod symbols;
 mod tensor;
+mod upsample;
 
 pub use error::{Error, PanicStage, Result};
 pub use inspect::{inspect, Inspection, UnsupportedNode};

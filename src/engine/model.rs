@@ -8,7 +8,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::{Factoid, InferenceNode};
 
 use super::error::{Error, PanicStage, Result};
-use super::{depthwise, fold, guard, int8conv, qdq, symbols};
+use super::{depthwise, fold, guard, int8conv, qdq, symbols, upsample};
 use super::inspect::{parse_proto, unsupported_nodes};
 use super::plan::Plan;
 use super::tensor::datum_name;
@@ -198,6 +198,13 @@ impl Stage {
     }
 }
 
+/// tract-onnx with webinfer's own operator builders (ops tract-onnx lacks).
+pub(crate) fn front_end() -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    upsample::register(&mut onnx);
+    onnx
+}
+
 /// A parsed model, before planning.
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -217,7 +224,7 @@ impl Model {
     }
 
     fn load_unguarded(bytes: &[u8]) -> Result<Model> {
-        let onnx = tract_onnx::onnx();
+        let onnx = front_end();
         let mut proto = parse_proto(&onnx, bytes)?;
         if let Some(first) = unsupported_nodes(&onnx, &proto).into_iter().next() {
             return Err(Error::UnsupportedOp { op: first.op, node: first.node });
@@ -225,6 +232,7 @@ impl Model {
         let outputs = proto.graph.as_ref().map(|g| g.output.iter().map(declared_info).collect()).unwrap_or_default();
         if let Some(graph) = proto.graph.as_mut() {
             fold::dequantize_constants(graph);
+            upsample::scales_as_input(graph);
         }
         let graph = onnx.model_for_proto_model(&proto).map_err(Error::invalid_model)?;
         refuse_known_miscompilations(&graph)?;
