@@ -374,6 +374,8 @@ fn fuzz_findings_are_clean_errors() {
     assert!(count >= 1);
     let err = Model::load(&read(dir.join("load_plan-dangling-output.onnx"))).err().unwrap().to_string();
     assert!(err.contains("graph output `y` is not produced by any node, input or initializer"), "{err}");
+    let err = Model::load(&read(dir.join("load_plan-onehot-far-axis.onnx"))).err().unwrap().to_string();
+    assert!(err.contains("(OneHot): `axis` names axis -805306369, past any tensor's rank"), "{err}");
     let err = Model::load(&read(dir.join("load_plan-raw-string-tensor.onnx"))).err().unwrap().to_string();
     assert!(err.contains("is stored as raw bytes, which ONNX does not allow"), "{err}");
     let err = Model::load(&read(dir.join("load_plan-conv-pads-for-fewer-axes.onnx"))).err().unwrap().to_string();

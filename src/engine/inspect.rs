@@ -113,6 +113,27 @@ fn check_references(graph: &GraphProto) -> Result<()> {
     for node in &graph.node {
         check_window_attributes(graph, node)?;
         check_index_types(graph, node)?;
+        check_axis_attributes(node)?;
+    }
+    Ok(())
+}
+
+/// `axis` and `axes` attributes name tensor axes, so they lie within ±rank. tract 0.23 turns a
+/// far-out negative one into a huge index and allocates by it (OneHot, found by fuzzing: out of
+/// memory, which no guard catches). No model webinfer runs has tensors of 64 axes.
+fn check_axis_attributes(node: &NodeProto) -> Result<()> {
+    const MAX_RANK: u64 = 64;
+    for attr in &node.attribute {
+        let far = match attr.name.as_str() {
+            "axis" => Some(attr.i).filter(|v| v.unsigned_abs() > MAX_RANK),
+            "axes" => attr.ints.iter().copied().find(|v| v.unsigned_abs() > MAX_RANK),
+            _ => None,
+        };
+        if let Some(v) = far {
+            return Err(Error::InvalidModel {
+                reason: format!("node `{}` ({}): `{}` names axis {v}, past any tensor's rank", node_label(node), node.op_type, attr.name),
+            });
+        }
     }
     Ok(())
 }
