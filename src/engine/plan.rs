@@ -28,6 +28,8 @@ pub struct Plan {
     inputs: Vec<TensorInfo>,
     outputs: Vec<TensorInfo>,
     accepts_nan: bool,
+    /// Whether an output is dims (`Shape`, `Size`): only then does a run resolve symbols.
+    dims_outputs: bool,
 }
 
 impl Plan {
@@ -43,11 +45,14 @@ impl Plan {
                 .map(|(&o, name)| Ok(typed_info(name, model.outlet_fact(o).map_err(Error::plan)?)))
                 .collect()
         };
+        let dims_outputs = model.output_outlets().map_err(Error::plan)?.iter().any(|&o| {
+            model.outlet_fact(o).is_ok_and(|f| f.datum_type == DatumType::TDim)
+        });
         let inputs = describe(model.input_outlets().map_err(Error::plan)?, names.0)?;
         let outputs = describe(model.output_outlets().map_err(Error::plan)?, names.1)?;
         let runnable = model.into_runnable().map_err(Error::plan)?;
         let state = TypedSimpleState::new(&runnable).map_err(Error::plan)?;
-        Ok(Plan { state, inputs, outputs, accepts_nan })
+        Ok(Plan { state, inputs, outputs, accepts_nan, dims_outputs })
     }
 
     /// Inputs as planned: concrete where the file or `set_input_shape` fixed them.
@@ -64,7 +69,7 @@ impl Plan {
     /// leaves the plan ready for the next call.
     pub fn run(&mut self, feeds: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
         let values = self.tract_values(feeds)?;
-        let symbols = self.symbols_of(&values);
+        let symbols = if self.dims_outputs { self.symbols_of(&values) } else { SymbolValues::default() };
         let results = self.run_guarded(values, tract_onnx::tract_core::plan::eval)?;
         self.outputs
             .iter()
