@@ -341,6 +341,32 @@ async fn inputs_that_make_tract_panic_are_errors_and_the_session_keeps_working()
     assert_eq!(errors, 14);
 }
 
+/// Every model the fuzzer found making tract panic (tests/fixtures/fuzz) is an `Error` from
+/// `Session.create` in the browser too, and the module keeps working: a good model loads and
+/// answers as onnxruntime does after each. None of them still reaches tract: each is refused by
+/// name at load (`inspect.rs`), which the native suite asserts message by message.
+#[wasm_bindgen_test]
+async fn fuzz_findings_are_errors_and_the_module_keeps_working() {
+    let expected = fetch_json(&format!("/{FIXTURES}/expected/conv_f32.json")).await.unwrap();
+    let case = Array::from(&get(&expected, "cases")).get(0);
+    let findings = [
+        ("load_plan-conv-pads-for-fewer-axes", "`pads` has 2 values, expected 4 (2 per spatial axis)"),
+        ("load_plan-dangling-output", "graph output `y` is not produced by any node, input or initializer"),
+        ("load_plan-float-gather-indices", "(Gather): its indices `w` must be int32 or int64"),
+        ("load_plan-onehot-far-axis", "(OneHot): `axis` names axis -805306369, past any tensor's rank"),
+        ("load_plan-raw-string-tensor", "is stored as raw bytes, which ONNX does not allow"),
+        ("load_plan-short-pads", "node `c1` (Conv): `pads` has 2 values, expected 4"),
+    ];
+    for (name, part) in findings {
+        let err = create(format!("/{FIXTURES}/fuzz/{name}.onnx"), None).await.err().unwrap_or_else(|| panic!("{name}: loaded"));
+        assert!(!err.is_empty(), "{name}: an empty message");
+        assert_contains(&err, part);
+        let mut session = create(model_url("conv_f32"), None).await.unwrap_or_else(|e| panic!("after {name}: {e}"));
+        let outputs = run(&mut session, to_feeds(&get(&case, "inputs"))).unwrap_or_else(|e| panic!("after {name}: {e}"));
+        check_case(&format!("conv_f32 after {name}"), &outputs, &case, tolerance("conv_f32"));
+    }
+}
+
 /// EfficientNet-Lite0 as the project builds it (`./build.sh model`), fetched over HTTP with the
 /// digests the expectations were made with: fp32 logits within 1e-3 of onnxruntime's, int8 QDQ
 /// with the same top-1, on six real photos.
