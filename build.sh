@@ -245,7 +245,11 @@ run_tests() {
   build_demo_model
   local log=target/test-output.log
   : > "$log"
-  say "native tests: engine and CLI"
+  # ONNX's node conformance cases (tools/setup.sh extracts them), copied where the native runner
+  # and the browser suite's server find them: it serves the crate root and no symlink out of it.
+  rm -rf target/onnx-node-tests && mkdir -p target
+  cp -r "${WEBINFER_ONNX_CASES:-$HOME/.cache/webinfer/onnx-node-tests-1.17.0}" target/onnx-node-tests
+  say "native tests: engine, CLI and ONNX conformance"
   cargo test --release --locked --workspace --tests 2>&1 | tee -a "$log"
   say "supply chain: licenses, bans and sources of every crate (deny.toml)"
   # cargo deny reads the metadata of every crate in the lock file, for every target (windows-sys,

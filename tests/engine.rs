@@ -41,6 +41,7 @@ fn tensor(json: &Value) -> Tensor {
         DType::I32 => TensorData::I32(ints().map(|v| v as i32).collect()),
         DType::I64 => TensorData::I64(ints().collect()),
         DType::Bool => TensorData::Bool(data.iter().map(|v| v.as_i64().unwrap() != 0).collect()),
+        other => panic!("the fixtures' JSON holds no {other} tensors"),
     };
     Tensor::new(dims, data)
 }

@@ -7,13 +7,18 @@
 mod common;
 
 use common::*;
-use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
+use common::conformance::{interface, judge, parse_list, Verdict, CASES};
+use js_sys::{
+    Array, BigInt64Array, BigUint64Array, Float32Array, Float64Array, Int16Array, Int32Array, Int8Array, Object, Reflect,
+    Uint16Array, Uint32Array, Uint8Array,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use webinfer::web::types::{Feeds, ModelSource, SessionOptions};
 use webinfer::web::{clear_model_cache, model_cache_settled, preprocess_image, top_k_js, Session};
 use webinfer::web::types::{ImagePixels, PreprocessSpec};
+use webinfer::{DType, Tensor, TensorData};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -283,9 +288,10 @@ async fn errors_do_not_poison_the_session() {
         (feeds("image", tensor(js_sys::Int32Array::new_with_length(768).into(), &[1, 3, 16, 16], None)), "input `image` expects float32 data but got int32"),
         (feeds("image", tensor(f32s(768), &[3, 16, 16], None)), "input `image` expects shape [1,3,16,16] but got dims [3,16,16]"),
         (feeds("image", tensor(f32s(767), &[1, 3, 16, 16], None)), "input `image` has dims [1,3,16,16] (768 elements) but its data holds 767 elements"),
-        (feeds("image", tensor(Array::new().into(), &[1, 3, 16, 16], None)), "data must be a Float32Array, Int8Array, Uint8Array, Int32Array or BigInt64Array, got a plain Array"),
+        (feeds("image", tensor(Array::new().into(), &[1, 3, 16, 16], None)), "data must be a Float32Array, Float64Array, Float16Array, Int8Array, Uint8Array, Int16Array, Uint16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array, or an Array of strings, got a plain Array"),
         (feeds("image", tensor(f32s(768), &[1, 3, 16, 16], Some("int8"))), "type 'int8' does not match its data (Float32Array)"),
-        (feeds("image", tensor(f32s(768), &[1, 3, 16, 16], Some("float64"))), "unknown type 'float64'"),
+        (feeds("image", tensor(f32s(768), &[1, 3, 16, 16], Some("float64"))), "type 'float64' does not match its data (Float32Array); use a Float64Array"),
+        (feeds("image", tensor(f32s(768), &[1, 3, 16, 16], Some("float8"))), "unknown type 'float8'"),
         (feeds("image", tensor(with_nan(&get(&image, "data"), 256 + 5 * 16 + 7), &[1, 3, 16, 16], None)), "input `image` holds NaN at index [0,1,5,7]"),
         (feeds("image", 7.into()), "feed `image` must be an object"),
         (JsValue::NULL, "feeds must be an object"),
@@ -541,4 +547,148 @@ async fn models_over_the_memory_limit_are_refused_before_allocation() {
     let err = create(url.as_str(), options(&[("memoryLimitMB", 0.into())])).await.err().unwrap();
     assert_contains(&err, "options.memoryLimitMB must be a whole number from 1 to 4096");
     assert!(create(url.as_str(), options(&[("memoryLimitMB", 200.into())])).await.is_ok());
+}
+
+/// An engine tensor as a web page feeds it: typed data, dims, and the type where the array alone
+/// does not say it (bool, float16, string), as onnxruntime-web spells them.
+fn feed_from(t: &Tensor) -> JsValue {
+    let data: JsValue = match &t.data {
+        TensorData::F32(v) => Float32Array::from(&v[..]).into(),
+        TensorData::F16(v) | TensorData::U16(v) => Uint16Array::from(&v[..]).into(),
+        TensorData::F64(v) => Float64Array::from(&v[..]).into(),
+        TensorData::I8(v) => Int8Array::from(&v[..]).into(),
+        TensorData::U8(v) => Uint8Array::from(&v[..]).into(),
+        TensorData::I16(v) => Int16Array::from(&v[..]).into(),
+        TensorData::I32(v) => Int32Array::from(&v[..]).into(),
+        TensorData::U32(v) => Uint32Array::from(&v[..]).into(),
+        TensorData::I64(v) => BigInt64Array::from(&v[..]).into(),
+        TensorData::U64(v) => BigUint64Array::from(&v[..]).into(),
+        TensorData::Bool(v) => Uint8Array::from(&v.iter().map(|&b| b as u8).collect::<Vec<_>>()[..]).into(),
+        TensorData::String(v) => v.iter().map(|s| JsValue::from_str(s)).collect::<Array>().into(),
+    };
+    let feed = Object::new();
+    Reflect::set(&feed, &"data".into(), &data).unwrap();
+    Reflect::set(&feed, &"dims".into(), &t.dims.iter().map(|&d| JsValue::from(d as u32)).collect::<Array>()).unwrap();
+    Reflect::set(&feed, &"type".into(), &t.dtype().name().into()).unwrap();
+    feed.into()
+}
+
+/// An output object (`{ type, dims, data }`) back as an engine tensor, to be judged.
+fn tensor_of(output: &JsValue) -> Tensor {
+    let data = get(output, "data");
+    let name = get(output, "type").as_string().unwrap();
+    let data = match DType::from_name(&name).unwrap_or_else(|| panic!("unknown output type {name}")) {
+        DType::F32 => TensorData::F32(data.unchecked_into::<Float32Array>().to_vec()),
+        DType::F16 => TensorData::F16(data.unchecked_into::<Uint16Array>().to_vec()),
+        DType::F64 => TensorData::F64(data.unchecked_into::<Float64Array>().to_vec()),
+        DType::I8 => TensorData::I8(data.unchecked_into::<Int8Array>().to_vec()),
+        DType::U8 => TensorData::U8(data.unchecked_into::<Uint8Array>().to_vec()),
+        DType::I16 => TensorData::I16(data.unchecked_into::<Int16Array>().to_vec()),
+        DType::U16 => TensorData::U16(data.unchecked_into::<Uint16Array>().to_vec()),
+        DType::I32 => TensorData::I32(data.unchecked_into::<Int32Array>().to_vec()),
+        DType::U32 => TensorData::U32(data.unchecked_into::<Uint32Array>().to_vec()),
+        DType::I64 => TensorData::I64(data.unchecked_into::<BigInt64Array>().to_vec()),
+        DType::U64 => TensorData::U64(data.unchecked_into::<BigUint64Array>().to_vec()),
+        DType::Bool => TensorData::Bool(data.unchecked_into::<Uint8Array>().to_vec().into_iter().map(|b| b != 0).collect()),
+        DType::String => TensorData::String(data.unchecked_into::<Array>().iter().map(|s| s.as_string().unwrap()).collect()),
+    };
+    Tensor::new(to_numbers(&get(output, "dims")).into_iter().map(|d| d as usize).collect(), data)
+}
+
+/// One ONNX conformance case through the JS API: the model's bytes to `Session.create` with
+/// every input pinned to its feed's shape (`inputShapes`), feeds as typed arrays, outputs read
+/// back from their typed arrays and judged by the native runner's rule.
+async fn conformance_case(name: &str) -> Verdict {
+    let base = format!("/{CASES}/{name}");
+    let model = bytes(&format!("{base}/model.onnx")).await;
+    let (n_in, n_out) = match interface(&model.to_vec()) {
+        Ok(counts) => counts,
+        Err(verdict) => return verdict,
+    };
+    let mut decode = Vec::new();
+    for (kind, n) in [("input", n_in), ("output", n_out)] {
+        let mut tensors = Vec::new();
+        for i in 0..n {
+            let pb = bytes(&format!("{base}/test_data_set_0/{kind}_{i}.pb")).await.to_vec();
+            tensors.push(Tensor::from_onnx_pb(&pb).unwrap_or_else(|e| panic!("{name}: {kind}_{i}.pb: {e}")));
+        }
+        decode.push(tensors);
+    }
+    let (expected, feeds) = (decode.pop().unwrap(), decode.pop().unwrap());
+    // The names from a first session, then a session pinned to the feeds' shapes.
+    let names = match create(model.clone(), None).await {
+        Ok(session) => Array::from(&session.input_names().map_err(message).unwrap()),
+        Err(e) => return Verdict::Fail(e),
+    };
+    let (shapes, js_feeds) = (Object::new(), Object::new());
+    for (name, feed) in names.iter().zip(&feeds) {
+        let dims: Array = feed.dims.iter().map(|&d| JsValue::from(d as u32)).collect();
+        Reflect::set(&shapes, &name, &dims).unwrap();
+        Reflect::set(&js_feeds, &name, &feed_from(feed)).unwrap();
+    }
+    let mut session = match create(model, options(&[("inputShapes", shapes.into())])).await {
+        Ok(session) => session,
+        Err(e) => return Verdict::Fail(e),
+    };
+    let outputs = match run(&mut session, js_feeds.into()) {
+        Ok(outputs) => outputs,
+        Err(e) => return Verdict::Fail(e),
+    };
+    let order = Array::from(&session.output_names().map_err(message).unwrap());
+    judge(&expected, &order.iter().map(|n| tensor_of(&get(&outputs, &n.as_string().unwrap()))).collect::<Vec<_>>())
+}
+
+/// Every ONNX node case the native runner lists as passing passes in this browser too, through
+/// the wasm build and the JS API (feeds and outputs of every element type the cases use:
+/// float16, float64, the unsigned and 16-bit integers, strings).
+#[wasm_bindgen_test]
+async fn onnx_conformance_cases_listed_as_passing_pass_in_the_browser() {
+    let listed = parse_list(include_str!("conformance/onnx-node-1.17.0.txt"));
+    let passes: Vec<&String> = listed.iter().filter(|(_, (word, _))| word == "pass").map(|(name, _)| name).collect();
+    assert!(passes.len() >= 700, "the list holds {} passes", passes.len());
+    let mut failures = Vec::new();
+    for name in &passes {
+        let verdict = conformance_case(name).await;
+        if verdict != Verdict::Pass {
+            failures.push(verdict.line(name));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} listed passes fail here:\n{}", failures.len(), passes.len(), failures.join("\n"));
+}
+
+/// A float16 feed given as a `Float16Array` (where the browser has one) is the same as its bit
+/// patterns in a `Uint16Array`; outputs come back as bit patterns.
+#[wasm_bindgen_test]
+async fn float16_feeds_as_float16array_or_bit_patterns() {
+    let base = format!("/{CASES}/test_max_float16");
+    let model = bytes(&format!("{base}/model.onnx")).await;
+    let mut session = create(model, None).await.unwrap();
+    let feeds = Object::new();
+    for (i, name) in Array::from(&session.input_names().map_err(message).unwrap()).iter().enumerate() {
+        let pb = bytes(&format!("{base}/test_data_set_0/input_{i}.pb")).await.to_vec();
+        let tensor = Tensor::from_onnx_pb(&pb).unwrap();
+        assert_eq!(tensor.dtype(), DType::F16);
+        Reflect::set(&feeds, &name, &feed_from(&tensor)).unwrap();
+    }
+    let out = bytes(&format!("{base}/test_data_set_0/output_0.pb")).await.to_vec();
+    let expected = Tensor::from_onnx_pb(&out).unwrap();
+    let outputs = run(&mut session, feeds.clone().into()).unwrap();
+    let output_name = Array::from(&session.output_names().map_err(message).unwrap()).get(0).as_string().unwrap();
+    let got = get(&outputs, &output_name);
+    assert_eq!(get(&got, "type"), "float16");
+    assert!(get(&got, "data").is_instance_of::<Uint16Array>());
+    assert_eq!(judge(&[expected.clone()], &[tensor_of(&got)]), Verdict::Pass);
+    let Ok(float16_array) = Reflect::get(&js_sys::global(), &"Float16Array".into()) else { return };
+    if float16_array.is_undefined() {
+        return; // this browser has no Float16Array: Uint16Array is the way, checked above
+    }
+    for name in Object::keys(&feeds).iter() {
+        let feed = get(&feeds, &name.as_string().unwrap());
+        let bits: Uint16Array = get(&feed, "data").unchecked_into();
+        let halves = Reflect::construct(float16_array.unchecked_ref::<js_sys::Function>(), &Array::of1(&bits.buffer())).unwrap();
+        Reflect::set(&feed, &"data".into(), &halves).unwrap();
+        Reflect::delete_property(feed.unchecked_ref::<Object>(), &"type".into()).unwrap();
+    }
+    let outputs = run(&mut session, feeds.into()).unwrap();
+    assert_eq!(judge(&[expected], &[tensor_of(&get(&outputs, &output_name))]), Verdict::Pass);
 }

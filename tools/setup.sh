@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing webinfer needs, skipping what is already there:
 # the wasm32 target, nightly with rust-src, wasm-pack, wasm-bindgen-cli, cargo-deny, wabt, Chromium + chromedriver, Firefox + geckodriver, nginx (the CDN
-# stand-in), Node.js, and the pinned Python packages of tools/requirements.txt.
+# stand-in), Node.js, the pinned Python packages of tools/requirements.txt, and ONNX's node
+# conformance cases (from the onnx 1.17.0 wheel, pinned by digest).
 # Safe to re-run; build.sh calls it before every build and test.
 set -euo pipefail
 
@@ -98,4 +99,31 @@ if ! cmp -s "$(dirname "$0")/requirements-convert.txt" "$CONVERT_VENV/requiremen
   python3 -m venv "$CONVERT_VENV"
   "$CONVERT_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$(dirname "$0")/requirements-convert.txt"
   cp "$(dirname "$0")/requirements-convert.txt" "$CONVERT_VENV/requirements.txt"
+fi
+
+# ONNX's operator conformance cases (tests/conformance.rs): the node tests shipped inside the
+# onnx 1.17.0 wheel, pinned by digest. Only the data is extracted (the tools use onnx 1.23.2);
+# the wheel is the CPython 3.11 Linux one whatever this machine runs, so the digest is fixed.
+ONNX_CASES=${WEBINFER_ONNX_CASES:-$HOME/.cache/webinfer/onnx-node-tests-1.17.0}
+ONNX_WHEEL=onnx-1.17.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+ONNX_WHEEL_SHA256=4a183c6178be001bf398260e5ac2c927dc43e7746e8638d6c05c20e321f8c949
+if [[ ! -f $ONNX_CASES/.complete ]]; then
+  say "fetching ONNX's node conformance cases (onnx 1.17.0 wheel, 16 MB)"
+  wheel_dir=$(mktemp -d)
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary :all: \
+    --python-version 3.11 --implementation cp --abi cp311 --platform manylinux_2_17_x86_64 \
+    -d "$wheel_dir" onnx==1.17.0
+  echo "$ONNX_WHEEL_SHA256  $wheel_dir/$ONNX_WHEEL" | sha256sum --check --quiet
+  rm -rf "$ONNX_CASES" && mkdir -p "$ONNX_CASES"
+  python3 - "$wheel_dir/$ONNX_WHEEL" "$ONNX_CASES" <<'PY'
+import sys, zipfile
+prefix = "onnx/backend/test/data/node/"
+with zipfile.ZipFile(sys.argv[1]) as wheel:
+    for name in wheel.namelist():
+        if name.startswith(prefix) and not name.endswith("/"):
+            wheel.extract(name, sys.argv[2] + "/.x")
+PY
+  mv "$ONNX_CASES/.x/onnx/backend/test/data/node/"* "$ONNX_CASES/"
+  rm -rf "$ONNX_CASES/.x" "$wheel_dir"
+  touch "$ONNX_CASES/.complete"
 fi

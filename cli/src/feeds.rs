@@ -20,8 +20,14 @@ pub fn build(inputs: &[TensorInfo], files: &[(String, PathBuf)]) -> Result<Vec<(
                 .as_deref()
                 .and_then(DType::from_name)
                 .ok_or_else(|| format!("input `{}` has type {:?}, which webinfer cannot feed", info.name, info.dtype))?;
-            let data = match files.iter().find(|(n, _)| n == &info.name) {
-                Some((_, file)) => read_raw(file, dtype)?,
+            let file = files.iter().find(|(n, _)| n == &info.name).map(|(_, f)| f);
+            if let Some(file) = file.filter(|f| is_tensor_proto(f)) {
+                let bytes = std::fs::read(file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+                let tensor = Tensor::from_onnx_pb(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
+                return Ok((info.name.clone(), tensor));
+            }
+            let data = match file {
+                Some(file) => read_raw(file, dtype)?,
                 None => generate(dtype, dims.iter().product(), ix as u64 + 1),
             };
             Ok((info.name.clone(), Tensor::new(dims, data)))
@@ -44,24 +50,17 @@ fn concrete_dims(info: &TensorInfo) -> Result<Vec<usize>, String> {
         .collect()
 }
 
+/// An ONNX `TensorProto` file (`.pb`, as ONNX's test data stores inputs): it holds its own type
+/// and shape, where other files are raw little-endian values shaped like the planned input.
+pub fn is_tensor_proto(file: &std::path::Path) -> bool {
+    file.extension().is_some_and(|e| e == "pb")
+}
+
 fn read_raw(file: &PathBuf, dtype: DType) -> Result<TensorData, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("reading {}: {e}", file.display()))?;
-    let width = match dtype {
-        DType::F32 | DType::I32 => 4,
-        DType::I64 => 8,
-        DType::I8 | DType::U8 | DType::Bool => 1,
-    };
-    if bytes.len() % width != 0 {
-        return Err(format!("{}: {} bytes is not a whole number of {dtype} values", file.display(), bytes.len()));
-    }
-    let words = |w: usize| bytes.chunks_exact(w);
-    Ok(match dtype {
-        DType::F32 => TensorData::F32(words(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()),
-        DType::I32 => TensorData::I32(words(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect()),
-        DType::I64 => TensorData::I64(words(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()),
-        DType::I8 => TensorData::I8(bytes.iter().map(|&b| b as i8).collect()),
-        DType::U8 => TensorData::U8(bytes),
-        DType::Bool => TensorData::Bool(bytes.iter().map(|&b| b != 0).collect()),
+    TensorData::from_le_bytes(dtype, &bytes).ok_or_else(|| match dtype.width() {
+        None => format!("{}: {dtype} inputs cannot come from a raw file", file.display()),
+        Some(_) => format!("{}: {} bytes is not a whole number of {dtype} values", file.display(), bytes.len()),
     })
 }
 
@@ -82,5 +81,14 @@ fn generate(dtype: DType, len: usize, seed: u64) -> TensorData {
         DType::I32 => TensorData::I32((0..len).map(|_| (unit() * 16.0) as i32).collect()),
         DType::I64 => TensorData::I64((0..len).map(|_| (unit() * 16.0) as i64).collect()),
         DType::Bool => TensorData::Bool((0..len).map(|_| unit() < 0.5).collect()),
+        // Half precision: values in [-1, 1), as bit patterns.
+        DType::F16 => TensorData::F16((0..len).map(|_| half::f16::from_f64(unit() * 2.0 - 1.0).to_bits()).collect()),
+        DType::F64 => TensorData::F64((0..len).map(|_| unit() * 2.0 - 1.0).collect()),
+        DType::I16 => TensorData::I16((0..len).map(|_| (unit() * 16.0) as i16).collect()),
+        DType::U16 => TensorData::U16((0..len).map(|_| (unit() * 16.0) as u16).collect()),
+        DType::U32 => TensorData::U32((0..len).map(|_| (unit() * 16.0) as u32).collect()),
+        DType::U64 => TensorData::U64((0..len).map(|_| (unit() * 16.0) as u64).collect()),
+        DType::String => TensorData::String((0..len).map(|_| format!("s{}", (unit() * 16.0) as u32)).collect()),
     }
 }
+

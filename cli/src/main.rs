@@ -117,11 +117,19 @@ fn print_profile(report: &Value) {
     }
 }
 
-/// Load, with the `--shape` overrides applied: everything before planning.
+/// Load, with the `--shape` overrides applied: everything before planning. An input given as
+/// an ONNX tensor file (`.pb`) carries its shape, which pins the input unless `--shape` does.
 fn load(bytes: &[u8], args: &Args) -> webinfer::Result<Model> {
     let mut model = Model::load(bytes)?;
     for (name, dims) in &args.shapes {
         model.set_input_shape(name, dims)?;
+    }
+    for (name, file) in &args.inputs {
+        if feeds::is_tensor_proto(file) && !args.shapes.iter().any(|(n, _)| n == name) {
+            if let Ok(tensor) = std::fs::read(file).map_err(|_| ()).and_then(|b| Tensor::from_onnx_pb(&b).map_err(|_| ())) {
+                model.set_input_shape(name, &tensor.dims)?;
+            }
+        }
     }
     Ok(model)
 }
@@ -215,6 +223,8 @@ fn inspection_json(report: &Inspection) -> Value {
 fn tensor_json(t: &Tensor) -> Value {
     let data: Vec<Value> = match &t.data {
         TensorData::I64(v) => v.iter().map(|&x| json!(x)).collect(),
+        TensorData::U64(v) => v.iter().map(|&x| json!(x)).collect(),
+        TensorData::String(v) => v.iter().map(|x| json!(x)).collect(),
         _ => t.data.to_f64().into_iter().map(|x| json!(x)).collect(),
     };
     json!({ "type": t.dtype().name(), "dims": t.dims, "data": data })

@@ -23,14 +23,7 @@ fuzz_target!(|data: &[u8]| {
             if n > 1 << 16 {
                 return None;
             }
-            let data = match DType::from_name(info.dtype.as_deref()?)? {
-                DType::F32 => TensorData::F32(vec![0.0; n]),
-                DType::I8 => TensorData::I8(vec![0; n]),
-                DType::U8 => TensorData::U8(vec![0; n]),
-                DType::I32 => TensorData::I32(vec![0; n]),
-                DType::I64 => TensorData::I64(vec![0; n]),
-                DType::Bool => TensorData::Bool(vec![false; n]),
-            };
+            let data = TensorData::zeros(DType::from_name(info.dtype.as_deref()?)?, n);
             Some((info.name.clone(), Tensor::new(dims, data)))
         })
         .collect();

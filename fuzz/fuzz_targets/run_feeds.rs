@@ -52,14 +52,9 @@ fuzz_target!(|data: &[u8]| {
         let n = b.byte() as usize * 4;
         let dtype = DType::ALL[b.byte() as usize % DType::ALL.len()];
         let raw = b.take(n).to_vec();
-        let data = match dtype {
-            DType::F32 => TensorData::F32(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
-            DType::I8 => TensorData::I8(raw.iter().map(|v| *v as i8).collect()),
-            DType::U8 => TensorData::U8(raw.to_vec()),
-            DType::I32 => TensorData::I32(raw.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
-            DType::I64 => TensorData::I64(raw.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect()),
-            DType::Bool => TensorData::Bool(raw.iter().map(|v| v & 1 == 1).collect()),
-        };
+        // Strings have no byte encoding: a few short ones from the bytes.
+        let data = TensorData::from_le_bytes(dtype, &raw[..raw.len() / dtype.width().unwrap_or(1) * dtype.width().unwrap_or(1)])
+            .unwrap_or_else(|| TensorData::String(raw.chunks(3).map(|c| String::from_utf8_lossy(c).into_owned()).collect()));
         feeds.push((name, Tensor::new(dims, data)));
     }
     let _ = plan.run(feeds);

@@ -31,6 +31,8 @@ pub enum Error {
     UnsupportedType { what: String },
     /// tract failed while running the plan.
     Run { reason: String },
+    /// Bytes that are not a readable serialized ONNX `TensorProto` (`Tensor::from_onnx_pb`).
+    InvalidTensor { reason: String },
     /// Pixels that do not make the image they claim to be.
     InvalidImage { reason: String },
     /// A manifest `preprocess` block that cannot be applied.
@@ -104,6 +106,7 @@ impl fmt::Display for Error {
             ),
             Error::UnsupportedType { what } => write!(f, "{what}"),
             Error::Run { reason } => write!(f, "inference failed: {reason}"),
+            Error::InvalidTensor { reason } => write!(f, "not a readable ONNX tensor (.pb): {reason}"),
             Error::InvalidImage { reason } => write!(f, "invalid image: {reason}"),
             Error::InvalidPreprocess { reason } => write!(f, "invalid manifest `preprocess`: {reason}"),
             Error::TooLarge { need, limit } => write!(

@@ -6,11 +6,16 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
 /** Element types, spelled as in onnxruntime-web. */
-export type TensorType = 'float32' | 'int8' | 'uint8' | 'int32' | 'int64' | 'bool';
-export type TensorData = Float32Array | Int8Array | Uint8Array | Int32Array | BigInt64Array;
+export type TensorType = 'float32' | 'float16' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32'
+  | 'uint32' | 'int64' | 'uint64' | 'bool' | 'string';
+/** float16 travels as its bit patterns in a Uint16Array (outputs too), as in onnxruntime-web;
+ *  a Float16Array is accepted as a feed where the browser has one. Strings are a string[]. */
+export type TensorData = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array
+  | Int32Array | Uint32Array | BigInt64Array | BigUint64Array | string[];
 
 /** A feed: typed data plus dims (default: [data.length]). An onnxruntime-web `Tensor` fits too.
- *  `type` is needed only for 'bool' (data as Uint8Array); otherwise it is read off the array. */
+ *  `type` is needed only for 'bool' (data as Uint8Array), 'float16' (Uint16Array) and 'string';
+ *  otherwise it is read off the array. */
 export interface TensorLike { data: TensorData; dims?: readonly number[]; type?: TensorType; }
 export interface OutputTensor { type: TensorType; dims: number[]; data: TensorData; }
 export type Feeds = Record<string, TensorLike>;

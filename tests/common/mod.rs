@@ -107,3 +107,4 @@ pub fn base64_decode(text: &str) -> Vec<u8> {
 pub fn f32_le(bytes: &[u8]) -> Vec<f64> {
     bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64).collect()
 }
+pub mod conformance;
