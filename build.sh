@@ -261,6 +261,8 @@ run_tests() {
   # One browser per invocation, each with only its own driver variable: wasm-pack 0.15.1 given
   # --chrome --firefox together, or --chrome with GECKODRIVER set, runs Firefox and never Chrome.
   # The runner's banner is checked so a suite can never silently run in the wrong browser.
+  # Only the targets with browser tests (the lib's kernel tests, tests/web.rs): the native suites
+  # compile to empty wasm binaries, and each would still cost a full LTO link.
   local browser name drop driver chromedriver geckodriver out
   chromedriver=${CHROMEDRIVER:-$(command -v chromedriver)}
   geckodriver=${GECKODRIVER:-$(command -v geckodriver)}
@@ -273,7 +275,7 @@ run_tests() {
     esac
     RUSTFLAGS=$(wasm_rustflags "") with_wasm_std with_wasm_profile env -u "$drop" "$driver" \
       WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}" \
-      wasm-pack test --headless "--$browser" --release -- --locked 2>&1 | tee "$out"
+      wasm-pack test --headless "--$browser" --release -- --locked --lib --test web 2>&1 | tee "$out"
     grep -q "Running headless tests in $name" "$out" || { say "the $browser suite did not run in $name"; exit 1; }
     cat "$out" >> "$log"
   done
