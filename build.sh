@@ -261,8 +261,8 @@ run_tests() {
   # One browser per invocation, each with only its own driver variable: wasm-pack 0.15.1 given
   # --chrome --firefox together, or --chrome with GECKODRIVER set, runs Firefox and never Chrome.
   # The runner's banner is checked so a suite can never silently run in the wrong browser.
-  # Only the targets with browser tests (the lib's kernel tests, tests/web.rs): the native suites
-  # compile to empty wasm binaries, and each would still cost a full LTO link.
+  # Run only the targets with browser tests (the lib's kernel tests, tests/web.rs): the native
+  # suites compile to empty wasm binaries, each of which would otherwise start a browser.
   local browser name drop driver chromedriver geckodriver out
   chromedriver=${CHROMEDRIVER:-$(command -v chromedriver)}
   geckodriver=${GECKODRIVER:-$(command -v geckodriver)}

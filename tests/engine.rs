@@ -384,3 +384,58 @@ fn fuzz_findings_are_clean_errors() {
     let err = Model::load(&read(dir.join("load_plan-float-gather-indices.onnx"))).err().unwrap().to_string();
     assert!(err.contains("(Gather): its indices `w` must be int32 or int64"), "{err}");
 }
+
+/// Runs the recorded cases of one model of a multi-model expectations file through one plan.
+fn check_cases_of(file: &str, model: &str, plan: &mut Plan) -> usize {
+    let mut count = 0;
+    for (i, case) in expected(file)["cases"].as_array().unwrap().iter().enumerate().filter(|(_, c)| c["model"] == model) {
+        let outputs = plan.run(feeds(case)).unwrap_or_else(|e| panic!("{model} case {i}: {e}"));
+        for (out_name, got) in &outputs {
+            let want = tensor(&case["outputs"][out_name]);
+            let label = format!("{model} case {i} output {out_name}");
+            assert_eq!((got.dtype(), &got.dims), (want.dtype(), &want.dims), "{label}: type and dims");
+            assert_close(&label, &want.data.to_f64(), &got.data.to_f64(), 1e-4);
+        }
+        count += 1;
+    }
+    count
+}
+
+/// A model tract cannot plan with symbolic dims (a strided convolution, a 2x Resize and a skip
+/// connection: the U-Net / YOLO pattern), and one taking a Reshape's shape and a ReduceSum's
+/// axes as inputs, are planned at run time for their feeds: unpinned, each run at its own size
+/// or parameter values matches onnxruntime (tests/fixtures/make_dynamic.py), a repeated size
+/// reuses its plan; pinned (`inputShapes`), the U-Net plans ahead.
+#[test]
+fn models_planned_per_feeds_match_onnxruntime_at_every_size() {
+    let mut unet = Model::load(&model_bytes("unet_dynamic")).unwrap().plan().unwrap();
+    assert_eq!(unet.planning(), "per-shape");
+    assert_eq!(unet.inputs()[0].shape_string(), "[batch,3,height,width]");
+    assert_eq!(check_cases_of("dynamic", "unet_dynamic", &mut unet), 4);
+    let mut shapes = Model::load(&model_bytes("shape_inputs")).unwrap().plan().unwrap();
+    assert_eq!(shapes.planning(), "per-value");
+    assert_eq!(check_cases_of("dynamic", "shape_inputs", &mut shapes), 3);
+
+    let mut pinned = Model::load(&model_bytes("unet_dynamic")).unwrap();
+    pinned.set_input_shape("x", &[1, 3, 32, 48]).unwrap();
+    let mut pinned = pinned.plan().unwrap();
+    assert_eq!(pinned.planning(), "ahead");
+    let first = &expected("dynamic")["cases"][0];
+    let out = pinned.run(feeds(first)).unwrap();
+    assert_close("pinned unet", &tensor(&first["outputs"]["y"]).data.to_f64(), &out[0].1.data.to_f64(), 1e-4);
+    // A size the pinned plan was not made for is a clear error, not a new plan.
+    let other = &expected("dynamic")["cases"][1];
+    let err = pinned.run(feeds(other)).unwrap_err().to_string();
+    assert!(err.contains("expects shape [1,3,32,48]"), "{err}");
+}
+
+/// A size the model cannot take (odd: the Resize's output no longer matches the skip
+/// connection) is an error naming the sizes, and the plan keeps answering for good sizes.
+#[test]
+fn a_size_that_cannot_be_planned_is_an_error_and_the_plan_keeps_working() {
+    let mut unet = Model::load(&model_bytes("unet_dynamic")).unwrap().plan().unwrap();
+    let odd = vec![("x".to_string(), Tensor::new(vec![1, 3, 15, 16], TensorData::F32(vec![0.5; 3 * 15 * 16])))];
+    let err = unet.run(odd).unwrap_err().to_string();
+    assert!(err.contains("for inputs of dims [1,3,15,16]"), "{err}");
+    assert_eq!(check_cases_of("dynamic", "unet_dynamic", &mut unet), 4);
+}

@@ -20,6 +20,7 @@ mod parallel;
 mod plan;
 mod qdq;
 mod rewrite;
+mod specialize;
 mod symbols;
 mod tensor;
 mod upsample;

@@ -8,9 +8,11 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::{Factoid, InferenceNode};
 
 use super::error::{Error, PanicStage, Result};
+use super::specialize::{self, Specializer};
+use super::tensor::Tensor;
 use super::{depthwise, fold, guard, int8conv, qdq, symbols, upsample};
 use super::inspect::{parse_proto, unsupported_nodes};
-use super::plan::Plan;
+use super::plan::{Plan, Ready};
 use super::tensor::datum_name;
 
 /// One dimension of a declared shape.
@@ -210,9 +212,12 @@ pub(crate) fn front_end() -> tract_onnx::Onnx {
 pub struct Model {
     graph: InferenceModel,
     outputs: Vec<TensorInfo>,
-    /// Whether feeds may hold NaN: only for models that test for it (`IsNaN`), e.g. imputers
+    /// Whether feeds may hold NaN: only for models that test for it (`IsNaN`, `IsInf`), e.g. imputers
     /// that mark missing values with NaN. Elsewhere a NaN input is refused (see `Plan::run`).
     accepts_nan: bool,
+    /// Positions of the inputs that set a shape, axes or scales (`specialize.rs`): the model is
+    /// planned at run time with their values.
+    parameter_inputs: Vec<usize>,
 }
 
 impl Model {
@@ -233,11 +238,16 @@ impl Model {
         if let Some(graph) = proto.graph.as_mut() {
             fold::dequantize_constants(graph);
             upsample::scales_as_input(graph);
+            specialize::forget_value_info_symbols(graph);
         }
+        let parameters = proto.graph.as_ref().map(specialize::parameter_inputs).unwrap_or_default();
         let graph = onnx.model_for_proto_model(&proto).map_err(Error::invalid_model)?;
         refuse_known_miscompilations(&graph)?;
-        let accepts_nan = proto.graph.as_ref().is_some_and(|g| g.node.iter().any(|n| n.op_type == "IsNaN"));
-        Ok(Model { graph, outputs, accepts_nan })
+        let accepts_nan = proto.graph.as_ref().is_some_and(|g| g.node.iter().any(|n| matches!(n.op_type.as_str(), "IsNaN" | "IsInf")));
+        let mut model = Model { graph, outputs, accepts_nan, parameter_inputs: Vec::new() };
+        let names: Vec<String> = model.inputs().into_iter().map(|i| i.name).collect();
+        model.parameter_inputs = names.iter().enumerate().filter(|(_, n)| parameters.contains(n)).map(|(ix, _)| ix).collect();
+        Ok(model)
     }
 
     /// Inputs as declared, with any shapes pinned by `set_input_shape`.
@@ -278,6 +288,18 @@ impl Model {
         self.graph.set_input_fact(ix, fact).map_err(Error::plan)
     }
 
+    /// Makes input `ix` a constant of value `value` for planning: the nodes it fed read the
+    /// constant instead. The input stays, so feeds are unchanged (the plan checks it is fed).
+    pub(crate) fn bake_input(&mut self, ix: usize, value: &Tensor) -> Result<()> {
+        let outlet = self.graph.input_outlets().map_err(Error::plan)?[ix];
+        let name = format!("{}.value", outlet_name(&self.graph, outlet));
+        let constant = self.graph.add_const(name, value.to_tract()?).map_err(Error::plan)?;
+        for inlet in self.graph.outlet_successors(outlet).to_vec() {
+            self.graph.add_edge(constant, inlet).map_err(Error::plan)?;
+        }
+        Ok(())
+    }
+
     /// Analyses, optimizes and schedules the model: the expensive step, done once per session.
     /// Refuses models needing more than [`DEFAULT_MEMORY_LIMIT`] (see [`Model::plan_within`]).
     pub fn plan(self) -> Result<Plan> {
@@ -294,7 +316,34 @@ impl Model {
 
     /// [`Model::plan_within`], calling `done` as each [`Stage`] finishes, so a caller with a
     /// clock can see where planning time goes (`webinfer profile`, the page's load timings).
+    ///
+    /// A model that takes a shape, axes or scales as an input is planned at each run instead,
+    /// for its feeds (`specialize.rs`); so is one whose dynamic dims tract cannot plan as symbols
+    /// (a model without dynamic dims gets the planning error now).
     pub fn plan_observed(self, limit: Option<u64>, done: impl FnMut(Stage)) -> Result<Plan> {
+        let (inputs, outputs, accepts_nan) = (self.inputs(), self.outputs.clone(), self.accepts_nan);
+        if !self.parameter_inputs.is_empty() {
+            let baked = self.parameter_inputs.clone();
+            return Ok(Plan::per_feeds(Specializer::new(self, limit, baked), inputs, outputs, accepts_nan));
+        }
+        let dynamic = inputs.iter().any(|i| i.dims.as_ref().is_none_or(|d| d.iter().any(|d| !matches!(d, Dim::Fixed(_)))));
+        let fallback = dynamic.then(|| self.clone());
+        match self.plan_guarded(limit, done) {
+            // The plan for concrete feeds, at the first run, reports its own failure if it has one.
+            Err(Error::Plan { .. }) if fallback.is_some() => {
+                let model = fallback.expect("checked");
+                Ok(Plan::per_feeds(Specializer::new(model, limit, Vec::new()), inputs, outputs, accepts_nan))
+            }
+            other => other,
+        }
+    }
+
+    /// Plans for concrete feeds (`specialize.rs`): every input pinned, parameters baked.
+    pub(crate) fn plan_ready(self, limit: Option<u64>) -> Result<Ready> {
+        self.plan_guarded(limit, |_| {})?.into_ready()
+    }
+
+    fn plan_guarded(self, limit: Option<u64>, done: impl FnMut(Stage)) -> Result<Plan> {
         // The model is consumed: a panic leaves nothing half-planned behind.
         guard::catch(|| self.plan_unguarded(limit, done))
             .unwrap_or_else(|message| Err(Error::Panic { stage: PanicStage::Planning, node: None, message }))

@@ -1,5 +1,6 @@
 //! Stage 2: run. A plan is the optimized model plus the state tract reuses between runs
-//! (buffers, resolved symbols), so a session pays the planning cost once.
+//! (buffers, resolved symbols), so a session pays the planning cost once (or once per feed
+//! shapes, for the models `specialize.rs` handles).
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,6 +11,7 @@ use tract_onnx::tract_core::internal::{EvalContext, OpState};
 use super::error::{Error, PanicStage, Result};
 use super::guard;
 use super::model::{typed_info, Dim, TensorInfo};
+use super::specialize::Specializer;
 use super::tensor::{DType, Tensor, TensorData};
 
 /// Time per run spent in one kind of optimized operator (`Plan::profile`).
@@ -23,11 +25,24 @@ pub struct OpTime {
     pub ms: f64,
 }
 
+/// A model ready to run: planned once (the usual case), or, for models that cannot be planned
+/// before their feeds are known, planned per feed shapes and parameter values at run time
+/// (`specialize.rs`).
 pub struct Plan {
-    state: TypedSimpleState,
     inputs: Vec<TensorInfo>,
     outputs: Vec<TensorInfo>,
     accepts_nan: bool,
+    kind: Kind,
+}
+
+enum Kind {
+    Ready(Box<Ready>),
+    PerFeeds(Box<Specializer>),
+}
+
+/// One optimized model and the state tract reuses between its runs.
+pub(crate) struct Ready {
+    state: TypedSimpleState,
     /// Whether an output is dims (`Shape`, `Size`): only then does a run resolve symbols.
     dims_outputs: bool,
 }
@@ -52,7 +67,25 @@ impl Plan {
         let outputs = describe(model.output_outlets().map_err(Error::plan)?, names.1)?;
         let runnable = model.into_runnable().map_err(Error::plan)?;
         let state = TypedSimpleState::new(&runnable).map_err(Error::plan)?;
-        Ok(Plan { state, inputs, outputs, accepts_nan, dims_outputs })
+        Ok(Plan { inputs, outputs, accepts_nan, kind: Kind::Ready(Box::new(Ready { state, dims_outputs })) })
+    }
+
+    /// A plan made at each run for the feeds' shapes (and the values of the inputs
+    /// `specializer` bakes in); `inputs` and `outputs` as the file declares them.
+    pub(crate) fn per_feeds(
+        specializer: Specializer,
+        inputs: Vec<TensorInfo>,
+        outputs: Vec<TensorInfo>,
+        accepts_nan: bool,
+    ) -> Plan {
+        Plan { inputs, outputs, accepts_nan, kind: Kind::PerFeeds(Box::new(specializer)) }
+    }
+
+    pub(crate) fn into_ready(self) -> Result<Ready> {
+        match self.kind {
+            Kind::Ready(ready) => Ok(*ready),
+            Kind::PerFeeds(_) => Err(Error::plan("the model could not be planned even for concrete inputs")),
+        }
     }
 
     /// Inputs as planned: concrete where the file or `set_input_shape` fixed them.
@@ -64,44 +97,50 @@ impl Plan {
         &self.outputs
     }
 
+    /// How the plan was made: `"ahead"` (once, before the first run), `"per-shape"` (at run
+    /// time for each new set of input shapes, when dynamic dims could not be planned as symbols)
+    /// or `"per-value"` (at run time, with inputs that set shapes or axes baked in as constants).
+    pub fn planning(&self) -> &'static str {
+        match &self.kind {
+            Kind::Ready(_) => "ahead",
+            Kind::PerFeeds(s) if s.bakes_values() => "per-value",
+            Kind::PerFeeds(_) => "per-shape",
+        }
+    }
+
     /// Runs the model on named feeds and returns named outputs, in the model's output order.
     /// Feeds are checked against the plan first, so a bad feed is an error, never a crash, and
     /// leaves the plan ready for the next call.
     pub fn run(&mut self, feeds: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
-        let values = self.tract_values(feeds)?;
-        let symbols = if self.dims_outputs { self.symbols_of(&values) } else { SymbolValues::default() };
-        let results = self.run_guarded(values, tract_onnx::tract_core::plan::eval)?;
-        self.outputs
+        let feeds = self.check_feeds(feeds)?;
+        let outputs = &self.outputs;
+        let ready = match &mut self.kind {
+            Kind::Ready(ready) => ready,
+            Kind::PerFeeds(specializer) => specializer.plan_for(&feeds)?,
+        };
+        let values = tract_values(&feeds)?;
+        let symbols = if ready.dims_outputs { ready.symbols_of(&values) } else { SymbolValues::default() };
+        let results = ready.run_guarded(values, tract_onnx::tract_core::plan::eval)?;
+        outputs
             .iter()
             .zip(results.iter())
             .map(|(info, value)| Ok((info.name.clone(), Tensor::from_tract(&info.name, value, &symbols)?)))
             .collect()
     }
 
-    /// The values feeds give the symbols of the inputs' shapes (`batch` = 5): outputs that are
-    /// dims (`Shape` of a dynamic input) become numbers with them.
-    fn symbols_of(&self, values: &[TValue]) -> SymbolValues {
-        let mut symbols = SymbolValues::default();
-        let model = self.state.model();
-        for (ix, value) in values.iter().enumerate() {
-            let Ok(fact) = model.input_fact(ix) else { continue };
-            for (dim, &size) in fact.shape.iter().zip(value.shape()) {
-                if let TDim::Sym(symbol) = dim {
-                    symbols.set(symbol, size as i64);
-                }
-            }
-        }
-        symbols
-    }
-
     /// Runs the model `runs` times and returns the time spent in each kind of operator, slowest
     /// first: where a run's time goes. `clock` gives milliseconds (`Instant` natively,
     /// `performance.now()` in a browser); its own cost is included, so read the shares.
     pub fn profile(&mut self, feeds: Vec<(String, Tensor)>, runs: usize, clock: impl Fn() -> f64) -> Result<Vec<OpTime>> {
-        let values = self.tract_values(feeds)?;
+        let feeds = self.check_feeds(feeds)?;
+        let ready = match &mut self.kind {
+            Kind::Ready(ready) => ready,
+            Kind::PerFeeds(specializer) => specializer.plan_for(&feeds)?,
+        };
+        let values = tract_values(&feeds)?;
         let mut by_op: HashMap<String, (HashSet<usize>, f64)> = HashMap::new();
         for _ in 0..runs {
-            self.run_guarded(values.clone(), |ctx, state, node, inputs| {
+            ready.run_guarded(values.clone(), |ctx, state, node, inputs| {
                 let start = clock();
                 let outputs = tract_onnx::tract_core::plan::eval(ctx, state, node, inputs);
                 let entry = by_op.entry(node.op().name().to_string()).or_default();
@@ -116,6 +155,51 @@ impl Plan {
             .collect();
         times.sort_by(|a, b| b.ms.total_cmp(&a.ms));
         Ok(times)
+    }
+    /// Matches feeds to inputs by name and checks type, rank, fixed dims, consistent dynamic
+    /// dims and element count. Returns the feeds in the model's input order.
+    fn check_feeds(&self, feeds: Vec<(String, Tensor)>) -> Result<Vec<Tensor>> {
+        let mut slots: Vec<Option<Tensor>> = vec![None; self.inputs.len()];
+        for (name, tensor) in feeds {
+            let ix = self.inputs.iter().position(|i| i.name == name).ok_or_else(|| Error::UnknownInput {
+                name: name.clone(),
+                inputs: self.inputs.iter().map(|i| i.name.clone()).collect(),
+            })?;
+            if slots[ix].replace(tensor).is_some() {
+                return Err(Error::DuplicateInput { name });
+            }
+        }
+        let mut symbols: HashMap<&str, usize> = HashMap::new();
+        self.inputs
+            .iter()
+            .zip(slots)
+            .map(|(info, slot)| {
+                let tensor = slot.ok_or_else(|| Error::MissingInput { name: info.name.clone() })?;
+                check_one(info, &tensor, &mut symbols)?;
+                if !self.accepts_nan {
+                    check_no_nan(info, &tensor)?;
+                }
+                Ok(tensor)
+            })
+            .collect()
+    }
+}
+
+impl Ready {
+    /// The values feeds give the symbols of the inputs' shapes (`batch` = 5): outputs that are
+    /// dims (`Shape` of a dynamic input) become numbers with them.
+    fn symbols_of(&self, values: &[TValue]) -> SymbolValues {
+        let mut symbols = SymbolValues::default();
+        let model = self.state.model();
+        for (ix, value) in values.iter().enumerate() {
+            let Ok(fact) = model.input_fact(ix) else { continue };
+            for (dim, &size) in fact.shape.iter().zip(value.shape()) {
+                if let TDim::Sym(symbol) = dim {
+                    symbols.set(symbol, size as i64);
+                }
+            }
+        }
+        symbols
     }
 
     /// One run of the plan, each node through `eval`. A panic inside tract becomes
@@ -151,39 +235,11 @@ impl Plan {
             }
         }
     }
+}
 
-    /// Checked feeds as tract values, in the model's input order.
-    fn tract_values(&self, feeds: Vec<(String, Tensor)>) -> Result<TVec<TValue>> {
-        self.check_feeds(feeds)?.iter().map(|t| Ok(t.to_tract()?.into_tvalue())).collect()
-    }
-
-    /// Matches feeds to inputs by name and checks type, rank, fixed dims, consistent dynamic
-    /// dims and element count. Returns the feeds in the model's input order.
-    fn check_feeds(&self, feeds: Vec<(String, Tensor)>) -> Result<Vec<Tensor>> {
-        let mut slots: Vec<Option<Tensor>> = vec![None; self.inputs.len()];
-        for (name, tensor) in feeds {
-            let ix = self.inputs.iter().position(|i| i.name == name).ok_or_else(|| Error::UnknownInput {
-                name: name.clone(),
-                inputs: self.inputs.iter().map(|i| i.name.clone()).collect(),
-            })?;
-            if slots[ix].replace(tensor).is_some() {
-                return Err(Error::DuplicateInput { name });
-            }
-        }
-        let mut symbols: HashMap<&str, usize> = HashMap::new();
-        self.inputs
-            .iter()
-            .zip(slots)
-            .map(|(info, slot)| {
-                let tensor = slot.ok_or_else(|| Error::MissingInput { name: info.name.clone() })?;
-                check_one(info, &tensor, &mut symbols)?;
-                if !self.accepts_nan {
-                    check_no_nan(info, &tensor)?;
-                }
-                Ok(tensor)
-            })
-            .collect()
-    }
+/// Checked feeds as tract values, in the model's input order.
+fn tract_values(feeds: &[Tensor]) -> Result<TVec<TValue>> {
+    feeds.iter().map(|t| Ok(t.to_tract()?.into_tvalue())).collect()
 }
 
 fn check_one<'a>(info: &'a TensorInfo, tensor: &Tensor, symbols: &mut HashMap<&'a str, usize>) -> Result<()> {

@@ -62,6 +62,8 @@ impl Session {
             last = at;
         }
         set(&info, "planStagesMs", &by_stage);
+        // "ahead", or "per-shape" / "per-value" when the plan is made at run time for the feeds.
+        set(&info, "planning", &plan.planning().into());
         Ok(Session { plan: AssertUnwindSafe(RefCell::new(plan)), load_info: info })
     }
 

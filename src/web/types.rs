@@ -69,6 +69,11 @@ export interface LoadInfo {
   planMs: number;
   /** planMs split by stage: typed, declutter, optimize, schedule. */
   planStagesMs: { typed: number; declutter: number; optimize: number; schedule: number };
+  /** 'ahead': planned once, here. 'per-shape': tract could not plan the dynamic dims as symbols,
+   *  so each new set of input shapes is planned at its first run (a few plans are kept), as
+   *  onnxruntime-web specialises per shape; pin `inputShapes` to plan ahead instead.
+   *  'per-value': an input sets a shape, axes or scales, and is baked in per value. */
+  planning: 'ahead' | 'per-shape' | 'per-value';
 }
 
 /** Time per run in one kind of operator, from `Session.profile`. */
