@@ -383,6 +383,11 @@ fn fuzz_findings_are_clean_errors() {
     assert!(err.contains("`pads` has 2 values, expected 4 (2 per spatial axis)"), "{err}");
     let err = Model::load(&read(dir.join("load_plan-float-gather-indices.onnx"))).err().unwrap().to_string();
     assert!(err.contains("(Gather): its indices `w` must be int32 or int64"), "{err}");
+    // An Upsample whose output is empty but 2.7e9 rows long: its per-axis tables alone would be
+    // 40 GB, allocated at run time (an abort, not a panic); refused before planning instead.
+    let model = Model::load(&read(dir.join("load_plan-upsample-huge-empty-axis.onnx"))).unwrap();
+    let err = model.plan_within(Some(2 << 30)).err().unwrap().to_string();
+    assert!(err.contains("over the memory limit of 2048 MB"), "{err}");
 }
 
 /// Runs the recorded cases of one model of a multi-model expectations file through one plan.

@@ -347,10 +347,11 @@ async fn inputs_that_make_tract_panic_are_errors_and_the_session_keeps_working()
     assert_eq!(errors, 14);
 }
 
-/// Every model the fuzzer found making tract panic (tests/fixtures/fuzz) is an `Error` from
-/// `Session.create` in the browser too, and the module keeps working: a good model loads and
-/// answers as onnxruntime does after each. None of them still reaches tract: each is refused by
-/// name at load (`inspect.rs`), which the native suite asserts message by message.
+/// Every model the fuzzer found making tract panic or abort (tests/fixtures/fuzz) is an `Error`
+/// from `Session.create` in the browser too, and the module keeps working: a good model loads and
+/// answers as onnxruntime does after each. None of them still reaches tract's run: each is
+/// refused at load (`inspect.rs`) or by the memory limit before planning, which the native suite
+/// asserts message by message.
 #[wasm_bindgen_test]
 async fn fuzz_findings_are_errors_and_the_module_keeps_working() {
     let expected = fetch_json(&format!("/{FIXTURES}/expected/conv_f32.json")).await.unwrap();
@@ -362,6 +363,7 @@ async fn fuzz_findings_are_errors_and_the_module_keeps_working() {
         ("load_plan-onehot-far-axis", "(OneHot): `axis` names axis -805306369, past any tensor's rank"),
         ("load_plan-raw-string-tensor", "is stored as raw bytes, which ONNX does not allow"),
         ("load_plan-short-pads", "node `c1` (Conv): `pads` has 2 values, expected 4"),
+        ("load_plan-upsample-huge-empty-axis", "over the memory limit of 2048 MB"),
     ];
     for (name, part) in findings {
         let err = create(format!("/{FIXTURES}/fuzz/{name}.onnx"), None).await.err().unwrap_or_else(|| panic!("{name}: loaded"));

@@ -80,7 +80,10 @@ fn inference_info(name: String, fact: &InferenceFact) -> TensorInfo {
 /// Native builds have no limit.
 pub const DEFAULT_MEMORY_LIMIT: Option<u64> = if cfg!(target_arch = "wasm32") { Some(2 << 30) } else { None };
 
-/// Bytes of every tensor of known shape in the graph (weights included), saturating.
+/// Bytes of every tensor of known shape in the graph (weights included), saturating. Each dim
+/// counts too, at 8 bytes per index: ops keep per-axis tables (a Resize's source coordinates), so
+/// an empty tensor with one huge dim (a fuzzed Upsample scaled one axis by 5e8 and another by a
+/// negative number) still needs gigabytes.
 fn memory_estimate(model: &TypedModel) -> u64 {
     let mut total: u64 = 0;
     for node in &model.nodes {
@@ -88,7 +91,8 @@ fn memory_estimate(model: &TypedModel) -> u64 {
             let fact = &output.fact;
             let Some(shape) = fact.shape.as_concrete() else { continue };
             let volume = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64)).unwrap_or(u64::MAX);
-            total = total.saturating_add(volume.saturating_mul(fact.datum_type.size_of() as u64));
+            let per_axis = shape.iter().fold(0u64, |acc, &d| acc.saturating_add(d as u64)).saturating_mul(8);
+            total = total.saturating_add(volume.saturating_mul(fact.datum_type.size_of() as u64)).saturating_add(per_axis);
         }
     }
     total
