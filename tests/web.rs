@@ -363,7 +363,8 @@ async fn fuzz_findings_are_errors_and_the_module_keeps_working() {
         ("load_plan-onehot-far-axis", "(OneHot): `axis` names axis -805306369, past any tensor's rank"),
         ("load_plan-raw-string-tensor", "is stored as raw bytes, which ONNX does not allow"),
         ("load_plan-short-pads", "node `c1` (Conv): `pads` has 2 values, expected 4"),
-        ("load_plan-upsample-huge-empty-axis", "over the memory limit of 2048 MB"),
+        // Natively the memory limit refuses it; in wasm32 tract refuses the 2.7e9-long axis first.
+        ("load_plan-upsample-huge-empty-axis", "Resize ToTypedTranslator: tensor shape [1, 3, 2684354560, 0] of F32 is too large"),
     ];
     for (name, part) in findings {
         let err = create(format!("/{FIXTURES}/fuzz/{name}.onnx"), None).await.err().unwrap_or_else(|| panic!("{name}: loaded"));
@@ -545,7 +546,7 @@ async fn models_over_the_memory_limit_are_refused_before_allocation() {
     let err = create(url.as_str(), options(&[("memoryLimitMB", 4.into())])).await.err().unwrap();
     assert_contains(&err, &format!("{url} is 5 MB, over the memory limit of 4 MB (options.memoryLimitMB)"));
     let err = create(url.as_str(), options(&[("memoryLimitMB", 50.into())])).await.err().unwrap();
-    assert_contains(&err, "the model needs about 79 MB for its weights and intermediate tensors, over the memory limit of 50 MB");
+    assert_contains(&err, "the model needs about 81 MB for its weights and intermediate tensors, over the memory limit of 50 MB");
     let err = create(url.as_str(), options(&[("memoryLimitMB", 0.into())])).await.err().unwrap();
     assert_contains(&err, "options.memoryLimitMB must be a whole number from 1 to 4096");
     assert!(create(url.as_str(), options(&[("memoryLimitMB", 200.into())])).await.is_ok());
