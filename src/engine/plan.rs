@@ -112,16 +112,10 @@ impl Plan {
     /// Feeds are checked against the plan first, so a bad feed is an error, never a crash, and
     /// leaves the plan ready for the next call.
     pub fn run(&mut self, feeds: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
-        let feeds = self.check_feeds(feeds)?;
-        let outputs = &self.outputs;
-        let ready = match &mut self.kind {
-            Kind::Ready(ready) => ready,
-            Kind::PerFeeds(specializer) => specializer.plan_for(&feeds)?,
-        };
-        let values = tract_values(&feeds)?;
+        let (ready, values) = self.ready_for(feeds)?;
         let symbols = if ready.dims_outputs { ready.symbols_of(&values) } else { SymbolValues::default() };
         let results = ready.run_guarded(values, tract_onnx::tract_core::plan::eval)?;
-        outputs
+        self.outputs
             .iter()
             .zip(results.iter())
             .map(|(info, value)| Ok((info.name.clone(), Tensor::from_tract(&info.name, value, &symbols)?)))
@@ -132,12 +126,7 @@ impl Plan {
     /// first: where a run's time goes. `clock` gives milliseconds (`Instant` natively,
     /// `performance.now()` in a browser); its own cost is included, so read the shares.
     pub fn profile(&mut self, feeds: Vec<(String, Tensor)>, runs: usize, clock: impl Fn() -> f64) -> Result<Vec<OpTime>> {
-        let feeds = self.check_feeds(feeds)?;
-        let ready = match &mut self.kind {
-            Kind::Ready(ready) => ready,
-            Kind::PerFeeds(specializer) => specializer.plan_for(&feeds)?,
-        };
-        let values = tract_values(&feeds)?;
+        let (ready, values) = self.ready_for(feeds)?;
         let mut by_op: HashMap<String, (HashSet<usize>, f64)> = HashMap::new();
         for _ in 0..runs {
             ready.run_guarded(values.clone(), |ctx, state, node, inputs| {
@@ -156,6 +145,17 @@ impl Plan {
         times.sort_by(|a, b| b.ms.total_cmp(&a.ms));
         Ok(times)
     }
+    /// Checks the feeds, then returns the plan for them (made now if the model is planned per
+    /// feeds) and the feeds as tract values.
+    fn ready_for(&mut self, feeds: Vec<(String, Tensor)>) -> Result<(&mut Ready, TVec<TValue>)> {
+        let feeds = self.check_feeds(feeds)?;
+        let ready = match &mut self.kind {
+            Kind::Ready(ready) => ready,
+            Kind::PerFeeds(specializer) => specializer.plan_for(&feeds)?,
+        };
+        Ok((ready, tract_values(&feeds)?))
+    }
+
     /// Matches feeds to inputs by name and checks type, rank, fixed dims, consistent dynamic
     /// dims and element count. Returns the feeds in the model's input order.
     fn check_feeds(&self, feeds: Vec<(String, Tensor)>) -> Result<Vec<Tensor>> {
