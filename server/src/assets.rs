@@ -1,7 +1,9 @@
 //! The static site: tower-http's ServeDir does the file serving (precompressed .br/.gz
 //! siblings, ranges, `/` -> index.html, refusing paths that leave the directory); this module
 //! adds what it lacks: serving only what the start-up index lists, strong ETags, caching policy,
-//! `Vary`, `If-Range` and charset-correct types.
+//! `Vary`, `If-Range`, charset-correct types, and files stored only compressed: the wasm builds
+//! are stored as brotli alone (raw and gzip too, they would make the slug 14 MB instead of 6),
+//! so a client without brotli gets gzip made once from it, or the file decompressed.
 
 use std::collections::HashMap;
 use std::fs;
@@ -41,6 +43,21 @@ struct Entry {
     identity: Option<Rep>,
     br: Option<Rep>,
     gzip: Option<Rep>,
+    /// For a file stored only compressed (no raw file): what the other clients get.
+    unstored: Option<Unstored>,
+}
+
+/// A file stored as `.br` and/or `.gz` alone, described at startup.
+struct Unstored {
+    /// The stored file decompressed for identity; brotli when there is no `.gz`.
+    source: std::path::PathBuf,
+    from_brotli: bool,
+    etag: HeaderValue,
+    len: u64,
+    /// Gzip made from the brotli on the first request that needs it (no `.gz` stored), then
+    /// kept: clients without brotli (some browsers send `br` only over https) cost one
+    /// compression in all.
+    gzip: tokio::sync::OnceCell<Result<(axum::body::Bytes, HeaderValue), String>>,
 }
 
 #[derive(Clone)]
@@ -71,6 +88,20 @@ impl Site {
             file_count: 0,
         };
         site.walk(dir, "", 0)?;
+        for (key, entry) in &mut site.files {
+            if entry.identity.is_none() && (entry.gzip.is_some() || entry.br.is_some()) {
+                let from_brotli = entry.gzip.is_none();
+                let source = dir.join(format!("{key}.{}", if from_brotli { "br" } else { "gz" }));
+                let bytes = decompress(&source, from_brotli)?;
+                entry.unstored = Some(Unstored {
+                    source,
+                    from_brotli,
+                    etag: etag_from(Sha256::new_with_prefix(&bytes)),
+                    len: bytes.len() as u64,
+                    gzip: tokio::sync::OnceCell::new(),
+                });
+            }
+        }
         Ok(site)
     }
 
@@ -218,6 +249,19 @@ pub async fn serve(State(app): State<Arc<App>>, req: Request) -> Response {
     };
 
     let entry = key.as_deref().and_then(|k| site.files.get(k));
+    // ServeDir found no stored encoding the client accepts and no raw file.
+    if let Some(unstored) = entry.and_then(|e| e.unstored.as_ref()) {
+        if res.status() == StatusCode::NOT_FOUND {
+            return unstored
+                .send(
+                    &parts.method,
+                    &headers,
+                    if_none_match.as_ref(),
+                    key.as_deref(),
+                )
+                .await;
+        }
+    }
     let served = matches!(res.status(), StatusCode::OK | StatusCode::PARTIAL_CONTENT);
     let rep = entry.filter(|_| served).and_then(|e| e.sent(&res)).cloned();
 
@@ -262,6 +306,147 @@ pub async fn serve(State(app): State<Arc<App>>, req: Request) -> Response {
     );
     fix_content_type(h, key.as_deref());
     res
+}
+
+impl Unstored {
+    /// Gzip made from the brotli when the client takes gzip, else the file decompressed: a 200
+    /// with the whole body (a Range is ignored, as RFC 9110 allows), or a 304 when the client
+    /// has it.
+    async fn send(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        if_none_match: Option<&HeaderValue>,
+        key: Option<&str>,
+    ) -> Response {
+        let gzip = if self.from_brotli && accepts_gzip(headers) {
+            let made = self
+                .gzip
+                .get_or_init(|| {
+                    let source = self.source.clone();
+                    async move {
+                        let shown = source.display().to_string();
+                        tokio::task::spawn_blocking(move || gzip_of(&source))
+                            .await
+                            .unwrap_or_else(|e| Err(format!("cannot gzip {shown}: {e}")))
+                    }
+                })
+                .await;
+            match made {
+                Ok(made) => Some(made.clone()),
+                Err(e) => return failed(e),
+            }
+        } else {
+            None
+        };
+        let etag = gzip.as_ref().map_or(&self.etag, |(_, etag)| etag).clone();
+        let mut res = if if_none_match.is_some_and(|inm| none_match_hits(inm, &etag)) {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            let (body, len) = match (&gzip, method == Method::HEAD) {
+                (Some((bytes, _)), head) => (
+                    if head {
+                        Body::empty()
+                    } else {
+                        Body::from(bytes.clone())
+                    },
+                    bytes.len() as u64,
+                ),
+                (None, true) => (Body::empty(), self.len),
+                (None, false) => {
+                    let (source, from_brotli) = (self.source.clone(), self.from_brotli);
+                    match tokio::task::spawn_blocking(move || decompress(&source, from_brotli))
+                        .await
+                    {
+                        Ok(Ok(bytes)) => (Body::from(bytes), self.len),
+                        Ok(Err(e)) => return failed(&e),
+                        Err(e) => return failed(&format!("decompressing: {e}")),
+                    }
+                }
+            };
+            let mut res = Response::new(body);
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            if gzip.is_some() {
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            let mime = mime_guess::from_path(key.unwrap_or_default()).first_or_octet_stream();
+            if let Ok(value) = HeaderValue::from_str(mime.as_ref()) {
+                h.insert(header::CONTENT_TYPE, value);
+            }
+            res
+        };
+        let h = res.headers_mut();
+        h.insert(header::ETAG, etag);
+        h.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        let immutable = key.is_some_and(|k| k.starts_with("assets/"));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(if immutable { IMMUTABLE } else { REVALIDATE }),
+        );
+        fix_content_type(h, key);
+        res
+    }
+}
+
+fn failed(e: &str) -> Response {
+    eprintln!("webinfer-server: {e}");
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
+/// Whether Accept-Encoding allows gzip: `gzip`/`x-gzip`, or `*`, with a q-value above 0.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let mut gzip = None;
+    let mut any = None;
+    for item in headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+    {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .or_else(|| p.trim().strip_prefix("Q="))
+            })
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match coding.as_str() {
+            "gzip" | "x-gzip" => gzip = Some(q > 0.0),
+            "*" => any = Some(q > 0.0),
+            _ => {}
+        }
+    }
+    gzip.or(any).unwrap_or(false)
+}
+
+fn decompress(path: &Path, brotli: bool) -> Result<Vec<u8>, String> {
+    let file = fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let reader = std::io::BufReader::new(file);
+    let mut bytes = Vec::new();
+    let read = if brotli {
+        brotli_decompressor::Decompressor::new(reader, 64 * 1024).read_to_end(&mut bytes)
+    } else {
+        flate2::read::GzDecoder::new(reader).read_to_end(&mut bytes)
+    };
+    read.map_err(|e| format!("cannot decompress {}: {e}", path.display()))?;
+    Ok(bytes)
+}
+
+/// Gzip (level 9, as build.sh compresses) of a brotli file, and its ETag.
+fn gzip_of(brotli: &Path) -> Result<(axum::body::Bytes, HeaderValue), String> {
+    use std::io::Write;
+    let raw = decompress(brotli, true)?;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let gz = encoder
+        .write_all(&raw)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| format!("cannot gzip {}: {e}", brotli.display()))?;
+    let etag = etag_from(Sha256::new_with_prefix(&gz));
+    Ok((gz.into(), etag))
 }
 
 /// The site-relative path ServeDir will read for a request path (None if it will refuse it):

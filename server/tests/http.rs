@@ -94,6 +94,163 @@ fn precompressed_variants_follow_accept_encoding() {
     );
 }
 
+/// The site stores its wasm builds as brotli alone (build.sh): a client without brotli gets gzip
+/// made from it, one that takes neither the file itself, each with its own ETag. A file stored
+/// as gzip alone reaches every client too.
+#[test]
+fn compressed_only_files_reach_every_client() {
+    use std::io::{Read, Write};
+    let fx = Fixture::new();
+    let body: Vec<u8> = (0..200_000u32)
+        .flat_map(|i| (i % 251).to_le_bytes())
+        .collect();
+    let raw = fx.root.join("raw.bin");
+    std::fs::write(&raw, &body).unwrap();
+    let br_file = fx.root.join("raw.bin.br");
+    let made = Command::new("brotli")
+        .arg("-q")
+        .arg("5")
+        .arg("-f")
+        .arg("-o")
+        .arg(&br_file)
+        .arg(&raw)
+        .status();
+    assert!(
+        made.is_ok_and(|s| s.success()),
+        "the brotli command (tools/setup.sh installs it)"
+    );
+    let br = std::fs::read(&br_file).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&body).unwrap();
+    let gz = gz.finish().unwrap();
+    let path = format!("/{HASH_DIR}/pkg/brotli_only_bg.wasm");
+    let gz_only = format!("/{HASH_DIR}/pkg/gzip_only_bg.wasm");
+    fx.write_site_file(&format!("{}.br", &path[1..]), &br);
+    fx.write_site_file(&format!("{}.gz", &gz_only[1..]), &gz);
+    let server = Server::start(&fx);
+    let gunzip = |bytes: &[u8]| {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    };
+
+    let browser = server.request(
+        "GET",
+        &path,
+        &[("Accept-Encoding", "gzip, deflate, br, zstd")],
+    );
+    assert_eq!(
+        (browser.status, browser.header("content-encoding")),
+        (200, Some("br"))
+    );
+    assert_eq!(browser.body, br);
+
+    let mut gzip_tag = None;
+    for accept in ["gzip, deflate", "x-gzip", "*", "deflate, gzip;q=0.5"] {
+        let gzip = server.request("GET", &path, &[("Accept-Encoding", accept)]);
+        assert_eq!(
+            (gzip.status, gzip.header("content-encoding")),
+            (200, Some("gzip")),
+            "{accept}"
+        );
+        assert!(
+            gunzip(&gzip.body) == body,
+            "{accept}: gzip of the same file"
+        );
+        assert_eq!(
+            gzip.header("content-length"),
+            Some(gzip.body.len().to_string().as_str())
+        );
+        assert_eq!(gzip.header("content-type"), Some("application/wasm"));
+        assert!(has_vary_accept_encoding(&gzip), "{:?}", gzip.headers);
+        let tag = gzip.header("etag").expect("an ETag").to_string();
+        assert!(
+            gzip_tag.get_or_insert(tag.clone()) == &tag,
+            "the same gzip each time"
+        );
+    }
+    let gzip_tag = gzip_tag.unwrap();
+
+    for accept in [
+        None,
+        Some("identity"),
+        Some("deflate"),
+        Some("gzip;q=0, zstd"),
+    ] {
+        let headers: Vec<(&str, &str)> =
+            accept.map(|a| ("Accept-Encoding", a)).into_iter().collect();
+        for file in [&path, &gz_only] {
+            let plain = server.request("GET", file, &headers);
+            assert_eq!(
+                (plain.status, plain.header("content-encoding")),
+                (200, None),
+                "{file} {accept:?}"
+            );
+            assert!(
+                plain.body == body,
+                "{file} {accept:?}: the file decompressed"
+            );
+            assert_eq!(plain.header("content-type"), Some("application/wasm"));
+            assert_eq!(
+                plain.header("content-length"),
+                Some(body.len().to_string().as_str())
+            );
+            assert_eq!(
+                plain.header("cache-control"),
+                Some("public, max-age=31536000, immutable")
+            );
+            assert!(has_vary_accept_encoding(&plain), "{:?}", plain.headers);
+        }
+    }
+    let stored_gz = server.request("GET", &gz_only, &[("Accept-Encoding", "gzip")]);
+    assert_eq!(
+        (stored_gz.header("content-encoding"), &stored_gz.body),
+        (Some("gzip"), &gz)
+    );
+
+    let etag = server
+        .get(&path)
+        .header("etag")
+        .expect("an ETag")
+        .to_string();
+    let tags = [browser.header("etag"), Some(gzip_tag.as_str())];
+    assert!(
+        tags.iter()
+            .all(|t| t.is_some() && *t != Some(etag.as_str())),
+        "{etag} vs {tags:?}"
+    );
+    let head = server.request("HEAD", &path, &[]);
+    assert_eq!(
+        (head.status, head.header("content-length")),
+        (200, Some(body.len().to_string().as_str()))
+    );
+    assert!(head.body.is_empty());
+    for (accept, tag) in [("identity", &etag), ("gzip", &gzip_tag)] {
+        let cached = server.request(
+            "GET",
+            &path,
+            &[("Accept-Encoding", accept), ("If-None-Match", tag)],
+        );
+        assert_eq!(cached.status, 304, "{accept}");
+        assert_eq!(cached.header("etag"), Some(tag.as_str()));
+    }
+    // A range of it is not offered: the whole file, which RFC 9110 allows.
+    let ranged = server.request("GET", &path, &[("Range", "bytes=0-9")]);
+    assert_eq!(ranged.status, 200);
+    assert!(ranged.body == body);
+    // Files stored raw are unaffected, and a missing one is still a 404.
+    assert_eq!(server.get(WASM_PATH).body, WASM);
+    assert_eq!(
+        server
+            .get(&format!("/{HASH_DIR}/pkg/missing_bg.wasm"))
+            .status,
+        404
+    );
+    assert!(!server.stderr().contains("cannot"), "{}", server.stderr());
+}
+
 #[test]
 fn caching_policy() {
     let fx = Fixture::new();

@@ -82,7 +82,7 @@ fn alive() -> Result<(), JsError> {
         None => Ok(()),
         Some(panic) => Err(js_error(format_args!(
             "webinfer's engine crashed in an earlier call ({panic}) and this instance of the module can no \
-             longer be used: import it again in a new Worker (www/classifier.js does this automatically)"
+             longer be used: import it again in a new Worker (webinfer's InferenceSession does this automatically)"
         ))),
     }
 }

@@ -19,7 +19,7 @@ static CRASH_CHANNEL: OnceLock<String> = OnceLock::new();
 ///
 /// `crashChannel`: a `BroadcastChannel` name on which a trap in any thread is announced (why:
 /// out of memory). Inferences run on the pool, so a trap there leaves the calling thread waiting
-/// forever; whoever listens on the channel (www/classifier.js) replaces the worker. Panics do not
+/// forever; whoever listens on the channel (www/webinfer/session.js) replaces the worker. Panics do not
 /// trap: they come back from `run` as an `Error`.
 #[wasm_bindgen(js_name = startThreads)]
 pub async fn start_threads(threads: usize, crash_channel: Option<String>) -> Result<usize, JsError> {

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -17,6 +17,7 @@ const env = (name) => {
   if (!value) throw new Error(`${name} is not set: run the end-to-end tests through ./build.sh test`);
   return value;
 };
+const SLUG = env('WEBINFER_E2E_SLUG'); // the slug archive as Heroku would receive it
 const APP = env('WEBINFER_E2E_APP'); // the extracted slug's app/ directory
 const MODEL_DIR = env('WEBINFER_E2E_MODEL_DIR'); // target/demo-model: the model file and manifest
 const EXPECTED = JSON.parse(readFileSync(env('WEBINFER_E2E_EXPECTED'), 'utf8')); // onnxruntime's answers
@@ -192,6 +193,15 @@ function checkAgainstReference(photo, top) {
   assert.ok(Math.abs(top[0].probability - refP) < 0.1, `${name}: probability ${top[0].probability} vs onnxruntime ${refP.toFixed(3)}`);
   assert.equal(top.length, 5, `${name}: five classes shown`);
 }
+
+test('the slug is at most 10 MB: the wasm builds are stored as brotli alone', () => {
+  const bytes = statSync(SLUG).size;
+  assert.ok(bytes <= 10e6, `slug.tgz is ${(bytes / 1e6).toFixed(2)} MB`);
+  const wasm = execFileSync('tar', ['-tzf', SLUG], { encoding: 'utf8' }).split('\n').filter((f) => /\.wasm(\.\w+)?$/.test(f));
+  assert.deepEqual(wasm.filter((f) => !f.endsWith('.wasm.br')), [], 'no raw or gzip copy of a wasm build');
+  assert.equal(wasm.length, 3, wasm.join(', '));
+  console.log(`slug: ${(bytes / 1e6).toFixed(2)} MB`);
+});
 
 let context; // the first visitor's browser profile, reused by the reload and offline tests
 

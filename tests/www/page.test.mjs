@@ -1,8 +1,10 @@
-// The classifier's build choice, without a browser: which wasm build a page gets and how many
-// threads it starts. (The builds themselves are tested in real browsers: tests/e2e, tests/web.)
+// The page-side choices, without a browser: which wasm build a page gets, how many
+// threads it starts, and the Tensor spellings. (The builds themselves are tested in real browsers:
+// tests/e2e, tests/web, tests/npm.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultThreads, wasmBuild } from '../../www/classifier.js';
+import { defaultThreads, wasmBuild } from '../../www/webinfer/builds.js';
+import { Tensor } from '../../www/webinfer/session.js';
 
 test('default threads: both of 2 CPUs, else half the logical CPUs, at most 4', () => {
   const got = Object.fromEntries([1, 2, 3, 4, 6, 8, 12, 16, 64].map((n) => [n, defaultThreads(n)]));
@@ -43,4 +45,15 @@ test('no build for a browser without wasm exception handling: every build unwind
     WebAssembly.validate = validate;
   }
   assert.ok(wasmBuild({ threads: 1 }), 'node has exception handling: a build is chosen');
+});
+
+test('Tensor: onnxruntime-web\'s two spellings; the type read off the typed array', () => {
+  const t = new Tensor('float32', new Float32Array(6), [2, 3]);
+  assert.deepEqual([t.type, t.dims, t.size], ['float32', [2, 3], 6]);
+  assert.equal(new Tensor(new BigInt64Array(4), [4]).type, 'int64');
+  assert.equal(new Tensor(new Uint8Array(3)).type, 'uint8');
+  assert.deepEqual(new Tensor(new Uint8Array(3)).dims, [3], 'dims default to the data length');
+  assert.equal(new Tensor('bool', new Uint8Array(2), [2]).type, 'bool', 'an explicit type wins');
+  assert.equal(new Tensor(['a', 'b'], [2]).type, 'string');
+  assert.throws(() => new Tensor({ length: 2 }, [2]), /typed array or a string\[\]/);
 });
