@@ -40,7 +40,8 @@ let urls;
 /** `vite preview` on a free port; resolves to its URL once it answers. */
 async function serve(isolated) {
   const port = await freePort();
-  const server = spawn('npx', ['vite', 'preview', '--strictPort', '--bypass-lock', '--port', String(port)], {
+  // Vite's own script, not `npx vite`: killing npx would leave its child serving.
+  const server = spawn(process.execPath, [path.join(APP, 'node_modules/vite/bin/vite.js'), 'preview', '--strictPort', '--port', String(port)], {
     cwd: APP, env: { ...process.env, WEBINFER_ISOLATED: isolated ? '1' : '0' }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   servers.push(server);

@@ -22,7 +22,9 @@ const BROWSERS = {
       browserName: 'chrome',
       'goog:chromeOptions': {
         binary: process.env.CHROMIUM || '/usr/bin/chromium',
-        args: ['--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+        // No background connections: this machine's closed network refuses them, noisily.
+        args: ['--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--disable-background-networking',
+          '--disable-component-update', '--disable-sync', '--no-first-run'],
       },
     }),
   },
