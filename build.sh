@@ -98,14 +98,18 @@ build_npm() {
   # A bundler emits each glue module as one asset file, so none may import a file beside it:
   # wasm-bindgen-rayon's worker helper (which spawns workers from the file it is in, and imports
   # the glue by its own URL) goes inside the threads glue.
-  local helper
-  helper=$(echo pkg-threads/snippets/wasm-bindgen-rayon-*/src/workerHelpers.no-bundler.js)
+  local helper helpers=(pkg-threads/snippets/wasm-bindgen-rayon-*/src/workerHelpers.no-bundler.js)
+  [[ ${#helpers[@]} == 1 && -f ${helpers[0]} ]] ||
+    { say "expected one wasm-bindgen-rayon worker helper in pkg-threads/snippets, found: ${helpers[*]}"; return 1; }
+  helper=${helpers[0]}
   awk -v helper="$helper" '/^import \{ startWorkers \} from / {
       while ((getline line < helper) > 0) { sub(/^export async function startWorkers/, "async function startWorkers", line); print line }
       next }
     { print }' pkg-threads/webinfer.js > "$dir/pkg-threads/webinfer.js"
   ! grep -n "^import\|^export .* from" "$dir"/pkg/*.js "$dir/pkg-threads/webinfer.js" ||
     { say "a wasm glue module still imports another file"; return 1; }
+  grep -q "^async function startWorkers" "$dir/pkg-threads/webinfer.js" ||
+    { say "the worker helper was not inlined into the threads glue"; return 1; }
   (cd "$NPM" && npm pack ./package --pack-destination . --loglevel=error >/dev/null)
   say "npm package: $NPM/webinfer-$version.tgz, $(stat -c %s "$NPM/webinfer-$version.tgz") bytes"
 }
@@ -138,7 +142,7 @@ build_site() {
   tar -xzf "$(npm_tarball)" -C "$unpacked" --strip-components=1 --wildcards 'package/*.js' 'package/*.wasm'
   # The files a page downloads; their digest names the assets directory, so they can be cached
   # forever (`immutable`) and a new build is a new URL.
-  hash=$(cd "$unpacked" && find . -type f | sort | xargs sha256sum | cat - <(sha256sum "${WWW_FILES[@]/#/$ROOT/}") | sha256sum | cut -c1-16)
+  hash=$({ (cd "$unpacked" && find . -type f | sort | xargs sha256sum); sha256sum "${WWW_FILES[@]}"; } | sha256sum | cut -c1-16)
   rm -rf "$SITE"
   mkdir -p "$SITE/assets/$hash"
   cp "${WWW_FILES[@]}" "$SITE/assets/$hash/"
@@ -229,6 +233,7 @@ run_e2e() {
 # Vite app, bundled, served with and without cross-origin isolation, run in both browsers.
 run_npm_consumer() {
   local out=target/npm-consumer photo=target/demo-model/work/photos/coffee.png manifest=$DEMO_MANIFEST
+  [[ -f $manifest ]] || build_demo_model
   [[ -f $(npm_tarball) ]] || build_pkg
   mkdir -p "$out"
   python3 tests/e2e/reference.py "$manifest" "target/demo-model/$(python3 -c \
@@ -359,7 +364,7 @@ tools/setup.sh
 case "${1:-serve}" in
   serve) serve ;;
   pkg) build_pkg ;;
-  npm) run_npm_consumer ;;
+  npm) build_pkg && run_npm_consumer ;;
   model) build_demo_model ;;
   site) build_site ;;
   slug) build_slug ;;

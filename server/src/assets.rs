@@ -11,12 +11,13 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
 use tower_http::services::ServeDir;
 
 use crate::headers::{etag_from, none_match_hits, strong_match};
@@ -47,17 +48,19 @@ struct Entry {
     unstored: Option<Unstored>,
 }
 
-/// A file stored as `.br` and/or `.gz` alone, described at startup.
+/// A file stored as `.br` and/or `.gz` alone, described at startup. What a client needs and no
+/// file holds is made on the first request that needs it, then kept (at most the raw size of
+/// the wasm builds, 37 MB, and their gzip): clients without brotli (some browsers send `br` only
+/// over https) cost one decompression or compression in all, not one per request.
 struct Unstored {
     /// The stored file decompressed for identity; brotli when there is no `.gz`.
     source: std::path::PathBuf,
     from_brotli: bool,
     etag: HeaderValue,
     len: u64,
-    /// Gzip made from the brotli on the first request that needs it (no `.gz` stored), then
-    /// kept: clients without brotli (some browsers send `br` only over https) cost one
-    /// compression in all.
-    gzip: tokio::sync::OnceCell<Result<(axum::body::Bytes, HeaderValue), String>>,
+    identity: Arc<OnceCell<Bytes>>,
+    /// Only when no `.gz` is stored: gzip made from the brotli, and its ETag.
+    gzip: Arc<OnceCell<(Bytes, HeaderValue)>>,
 }
 
 #[derive(Clone)]
@@ -98,7 +101,8 @@ impl Site {
                     from_brotli,
                     etag: etag_from(Sha256::new_with_prefix(&bytes)),
                     len: bytes.len() as u64,
-                    gzip: tokio::sync::OnceCell::new(),
+                    identity: Arc::default(),
+                    gzip: Arc::default(),
                 });
             }
         }
@@ -320,21 +324,10 @@ impl Unstored {
         key: Option<&str>,
     ) -> Response {
         let gzip = if self.from_brotli && accepts_gzip(headers) {
-            let made = self
-                .gzip
-                .get_or_init(|| {
-                    let source = self.source.clone();
-                    async move {
-                        let shown = source.display().to_string();
-                        tokio::task::spawn_blocking(move || gzip_of(&source))
-                            .await
-                            .unwrap_or_else(|e| Err(format!("cannot gzip {shown}: {e}")))
-                    }
-                })
-                .await;
-            match made {
-                Ok(made) => Some(made.clone()),
-                Err(e) => return failed(e),
+            let source = self.source.clone();
+            match made_once(&self.gzip, move || gzip_of(&source)).await {
+                Ok(made) => Some(made),
+                Err(e) => return failed(&e),
             }
         } else {
             None
@@ -355,12 +348,12 @@ impl Unstored {
                 (None, true) => (Body::empty(), self.len),
                 (None, false) => {
                     let (source, from_brotli) = (self.source.clone(), self.from_brotli);
-                    match tokio::task::spawn_blocking(move || decompress(&source, from_brotli))
-                        .await
-                    {
-                        Ok(Ok(bytes)) => (Body::from(bytes), self.len),
-                        Ok(Err(e)) => return failed(&e),
-                        Err(e) => return failed(&format!("decompressing: {e}")),
+                    let made = made_once(&self.identity, move || {
+                        decompress(&source, from_brotli).map(Bytes::from)
+                    });
+                    match made.await {
+                        Ok(bytes) => (Body::from(bytes.clone()), bytes.len() as u64),
+                        Err(e) => return failed(&e),
                     }
                 }
             };
@@ -387,6 +380,29 @@ impl Unstored {
         fix_content_type(h, key);
         res
     }
+}
+
+/// `cell`'s value, made by `make` on the blocking pool the first time. The making runs in a task
+/// of its own: a request that gives up (client gone, timeout) neither cancels it nor leaves the
+/// next request to start another. A failure is not kept: the next request tries again.
+async fn made_once<T: Clone + Send + Sync + 'static>(
+    cell: &Arc<OnceCell<T>>,
+    make: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    if let Some(value) = cell.get() {
+        return Ok(value.clone());
+    }
+    let cell = Arc::clone(cell);
+    tokio::spawn(async move {
+        let made = cell.get_or_try_init(|| async {
+            tokio::task::spawn_blocking(make)
+                .await
+                .map_err(|e| format!("making a representation: {e}"))?
+        });
+        made.await.cloned()
+    })
+    .await
+    .map_err(|e| format!("making a representation: {e}"))?
 }
 
 fn failed(e: &str) -> Response {
@@ -437,7 +453,7 @@ fn decompress(path: &Path, brotli: bool) -> Result<Vec<u8>, String> {
 }
 
 /// Gzip (level 9, as build.sh compresses) of a brotli file, and its ETag.
-fn gzip_of(brotli: &Path) -> Result<(axum::body::Bytes, HeaderValue), String> {
+fn gzip_of(brotli: &Path) -> Result<(Bytes, HeaderValue), String> {
     use std::io::Write;
     let raw = decompress(brotli, true)?;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());

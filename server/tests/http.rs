@@ -236,6 +236,41 @@ fn compressed_only_files_reach_every_client() {
         assert_eq!(cached.status, 304, "{accept}");
         assert_eq!(cached.header("etag"), Some(tag.as_str()));
     }
+    // Made once and kept: clients arriving together, or leaving before the answer, all get it.
+    let fresh = Server::start(&fx);
+    for encoding in ["gzip", "identity"] {
+        for _ in 0..3 {
+            let mut gone = fresh.connect();
+            let head =
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {encoding}\r\n\r\n");
+            std::io::Write::write_all(&mut gone, head.as_bytes()).unwrap();
+        }
+        let answers: Vec<Response> = std::thread::scope(|scope| {
+            let fresh = &fresh;
+            let path = &path;
+            let threads: Vec<_> = (0..6)
+                .map(|_| {
+                    scope
+                        .spawn(move || fresh.request("GET", path, &[("Accept-Encoding", encoding)]))
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for answer in &answers {
+            assert_eq!(answer.status, 200, "{encoding}");
+            assert!(
+                answer.body == answers[0].body,
+                "{encoding}: one representation for all"
+            );
+        }
+        let plain = if encoding == "gzip" {
+            gunzip(&answers[0].body)
+        } else {
+            answers[0].body.clone()
+        };
+        assert!(plain == body, "{encoding}");
+    }
+
     // A range of it is not offered: the whole file, which RFC 9110 allows.
     let ranged = server.request("GET", &path, &[("Range", "bytes=0-9")]);
     assert_eq!(ranged.status, 200);

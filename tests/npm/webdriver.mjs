@@ -43,6 +43,7 @@ export async function launch(name) {
   const driver = spawn(browser.driver(), browser.args(port), { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   driver.stderr.on('data', (d) => { log += d; });
+  driver.on('error', (e) => { log += `could not start ${browser.driver()}: ${e.message}`; });
   const base = `http://127.0.0.1:${port}`;
   const call = async (method, path, body) => {
     const response = await fetch(base + path, { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
@@ -50,17 +51,27 @@ export async function launch(name) {
     if (!response.ok) throw new Error(`${name} WebDriver ${method} ${path}: ${json.value?.message ?? response.status}`);
     return json.value;
   };
-  for (let i = 0; ; i++) {
-    try {
-      if ((await call('GET', '/status')).ready !== undefined) break;
-    } catch (e) {
-      if (i > 100) throw new Error(`${browser.driver()} did not start: ${e.message}\n${log}`);
-      await new Promise((r) => setTimeout(r, 100));
+  let sessionPath;
+  try {
+    for (let i = 0; ; i++) {
+      if (driver.exitCode !== null) throw new Error(`${browser.driver()} exited with ${driver.exitCode}`);
+      try {
+        if ((await call('GET', '/status')).ready !== undefined) break;
+      } catch (e) {
+        if (i > 100) throw new Error(`${browser.driver()} did not start: ${e.message}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
+    const { sessionId } = await call('POST', '/session', { capabilities: { alwaysMatch: browser.capabilities() } });
+    sessionPath = `/session/${sessionId}`;
+    await call('POST', `${sessionPath}/timeouts`, { script: 300000, pageLoad: 60000 });
+  } catch (e) {
+    // A driver left running would keep the test process alive: fail, do not hang.
+    if (sessionPath) await call('DELETE', sessionPath).catch(() => {});
+    driver.kill();
+    throw new Error(`${e.message}\n${log}`);
   }
-  const { sessionId } = await call('POST', '/session', { capabilities: { alwaysMatch: browser.capabilities() } });
-  const session = `/session/${sessionId}`;
-  await call('POST', `${session}/timeouts`, { script: 300000, pageLoad: 60000 });
+  const session = sessionPath;
   return {
     name,
     open: (url) => call('POST', `${session}/url`, { url }),

@@ -47,7 +47,7 @@ test('no build for a browser without wasm exception handling: every build unwind
   assert.ok(wasmBuild({ threads: 1 }), 'node has exception handling: a build is chosen');
 });
 
-test('Tensor: onnxruntime-web\'s two spellings; the type read off the typed array', () => {
+test('Tensor: onnxruntime-web\'s two spellings; the type read off the data; plain arrays converted', () => {
   const t = new Tensor('float32', new Float32Array(6), [2, 3]);
   assert.deepEqual([t.type, t.dims, t.size], ['float32', [2, 3], 6]);
   assert.equal(new Tensor(new BigInt64Array(4), [4]).type, 'int64');
@@ -55,5 +55,14 @@ test('Tensor: onnxruntime-web\'s two spellings; the type read off the typed arra
   assert.deepEqual(new Tensor(new Uint8Array(3)).dims, [3], 'dims default to the data length');
   assert.equal(new Tensor('bool', new Uint8Array(2), [2]).type, 'bool', 'an explicit type wins');
   assert.equal(new Tensor(['a', 'b'], [2]).type, 'string');
-  assert.throws(() => new Tensor({ length: 2 }, [2]), /typed array or a string\[\]/);
+  assert.throws(() => new Tensor({ length: 2 }, [2]), /typed array or an array/);
+  // Plain arrays, as onnxruntime-web takes them: converted to the type's typed array.
+  const numbers = new Tensor([1, 2, 3], [3]);
+  assert.deepEqual([numbers.type, numbers.data], ['float32', new Float32Array([1, 2, 3])]);
+  assert.deepEqual(new Tensor('int64', [1, 2], [2]).data, new BigInt64Array([1n, 2n]));
+  assert.deepEqual(new Tensor('uint8', [255, 7]).data, new Uint8Array([255, 7]));
+  const flags = new Tensor([true, false]);
+  assert.deepEqual([flags.type, flags.data], ['bool', new Uint8Array([1, 0])]);
+  assert.deepEqual(new Tensor(['x', 'y']).data, ['x', 'y']);
+  assert.throws(() => new Tensor('float16', [1]), /float16 tensor from a plain array/);
 });

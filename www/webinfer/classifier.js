@@ -73,10 +73,16 @@ export class Classifier {
   async classify(image, { topK = 5 } = {}) {
     const pixels = await toTransferable(image);
     const m = this.#manifest;
-    const result = await this.#session[classifyInWorker](
-      { image: pixels, preprocess: m.preprocess, input: m.input.name, output: m.output, topK },
-      pixels instanceof ImageBitmap ? [pixels] : [],
-    );
+    const bitmap = pixels instanceof ImageBitmap;
+    let result;
+    try {
+      result = await this.#session[classifyInWorker](
+        { image: pixels, preprocess: m.preprocess, input: m.input.name, output: m.output, topK },
+        bitmap ? [pixels] : [],
+      );
+    } finally {
+      if (bitmap) pixels.close(); // a no-op once transferred; frees it if the call never got there
+    }
     this.lastTimings = result.timings;
     return result.top.map(({ index, probability }) => ({ index, label: m.labels[index] ?? `class ${index}`, probability }));
   }

@@ -20,14 +20,24 @@ const TYPES = new Map([
 ]);
 
 /** A tensor as onnxruntime-web spells it: `new Tensor('float32', data, dims)`, or
- *  `new Tensor(data, dims)` with the type read off the typed array. 'bool' is a Uint8Array,
- *  'float16' its bit patterns in a Uint16Array (or a Float16Array), 'string' a string[]. */
+ *  `new Tensor(data, dims)` with the type read off the data. 'bool' is a Uint8Array,
+ *  'float16' its bit patterns in a Uint16Array (or a Float16Array), 'string' a string[]. A plain
+ *  array becomes the typed array of its type, as in onnxruntime-web (numbers without a type:
+ *  float32; booleans: bool). */
 export class Tensor {
   constructor(type, data, dims) {
     if (typeof type !== 'string') [type, data, dims] = [undefined, type, data];
-    const typed = [...TYPES].find(([Array]) => data instanceof Array)?.[1];
-    this.type = type ?? typed ?? (Array.isArray(data) ? 'string' : globalThis.Float16Array && data instanceof Float16Array ? 'float16' : undefined);
-    if (!this.type) throw new TypeError('Tensor data must be a typed array or a string[] (or pass its type first)');
+    if (Array.isArray(data)) {
+      type ??= typeof data[0] === 'string' ? 'string' : typeof data[0] === 'boolean' ? 'bool' : 'float32';
+      if (type !== 'string') {
+        const Typed = type === 'bool' ? Uint8Array : [...TYPES].find(([, name]) => name === type)?.[0];
+        if (!Typed) throw new TypeError(`cannot make a ${type} tensor from a plain array: pass a typed array`);
+        data = Typed.from(data, type === 'bool' ? Number : Typed === BigInt64Array || Typed === BigUint64Array ? BigInt : undefined);
+      }
+    }
+    const typed = [...TYPES].find(([Typed]) => data instanceof Typed)?.[1];
+    this.type = type ?? typed ?? (globalThis.Float16Array && data instanceof Float16Array ? 'float16' : undefined);
+    if (!this.type) throw new TypeError('Tensor data must be a typed array or an array (or pass its type first)');
     this.data = data;
     this.dims = dims ? [...dims] : [data.length];
   }
@@ -148,11 +158,12 @@ export class InferenceSession {
     // Only this worker's channel: a second report from the same crash, delivered after the
     // restart, must not take down the new worker.
     crashes.onmessage = ({ data }) => { if (crashes === this.#crashes) this.#crashed(`RuntimeError: ${data}`); };
-    this.#worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-    this.#worker.onmessage = ({ data }) => this.#receive(data);
-    this.#worker.onerror = (event) => {
+    const worker = (this.#worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }));
+    worker.onmessage = ({ data }) => this.#receive(data);
+    worker.onerror = (event) => {
       event.preventDefault();
-      this.#failAll(new Error(`the inference worker failed: ${event.message || 'it could not start'}`));
+      // Only this worker's: an error a replaced worker queued must not fail the new one's calls.
+      if (worker === this.#worker) this.#failAll(new Error(`the inference worker failed: ${event.message || 'it could not start'}`));
     };
     const { onProgress: _, ...options } = this.#options;
     this.#ready = (async () => {
@@ -168,7 +179,14 @@ export class InferenceSession {
     return new Promise((resolve, reject) => {
       if (!this.#worker) return reject(new Error('the session was released'));
       this.#pending.set(id, { resolve, reject, onProgress });
-      this.#worker.postMessage({ id, op, ...args }, transfer);
+      try {
+        this.#worker.postMessage({ id, op, ...args }, transfer);
+      } catch (e) {
+        // Not cloneable (a function among the options, a view of a WebAssembly.Memory): nothing
+        // was sent.
+        this.#pending.delete(id);
+        reject(new Error(`cannot send this ${op} request to the worker: ${e.message}`));
+      }
     });
   }
 
