@@ -88,7 +88,7 @@ build_pkg() {
 NPM=target/npm
 build_npm() {
   local dir=$NPM/package version
-  version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+  version=$(crate_version)
   grep -q "\"version\": \"$version\"" www/webinfer/package.json ||
     { say "www/webinfer/package.json's version is not Cargo.toml's $version"; return 1; }
   rm -rf "$NPM" && mkdir -p "$dir/pkg" "$dir/pkg-threads"
@@ -113,7 +113,8 @@ build_npm() {
   (cd "$NPM" && npm pack ./package --pack-destination . --loglevel=error >/dev/null)
   say "npm package: $NPM/webinfer-$version.tgz, $(stat -c %s "$NPM/webinfer-$version.tgz") bytes"
 }
-npm_tarball() { echo "$ROOT/$NPM/webinfer-$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1).tgz"; }
+crate_version() { sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1; }
+npm_tarball() { echo "$ROOT/$NPM/webinfer-$(crate_version).tgz"; }
 
 # Threads need a std built with atomics too and a shared, imported memory whose TLS
 # wasm-bindgen can set up per worker (the link args). Not stripped by cargo: wasm-bindgen reads

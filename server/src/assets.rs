@@ -253,10 +253,11 @@ pub async fn serve(State(app): State<Arc<App>>, req: Request) -> Response {
     };
 
     let entry = key.as_deref().and_then(|k| site.files.get(k));
-    // ServeDir found no stored encoding the client accepts and no raw file.
+    // ServeDir found no stored encoding the client accepts and no raw file. The caching and
+    // type headers below apply to this answer too.
     if let Some(unstored) = entry.and_then(|e| e.unstored.as_ref()) {
         if res.status() == StatusCode::NOT_FOUND {
-            return unstored
+            res = unstored
                 .send(
                     &parts.method,
                     &headers,
@@ -315,7 +316,7 @@ pub async fn serve(State(app): State<Arc<App>>, req: Request) -> Response {
 impl Unstored {
     /// Gzip made from the brotli when the client takes gzip, else the file decompressed: a 200
     /// with the whole body (a Range is ignored, as RFC 9110 allows), or a 304 when the client
-    /// has it.
+    /// has it. `serve` adds the caching headers, as for every file.
     async fn send(
         &self,
         method: &Method,
@@ -369,15 +370,7 @@ impl Unstored {
             }
             res
         };
-        let h = res.headers_mut();
-        h.insert(header::ETAG, etag);
-        h.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-        let immutable = key.is_some_and(|k| k.starts_with("assets/"));
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static(if immutable { IMMUTABLE } else { REVALIDATE }),
-        );
-        fix_content_type(h, key);
+        res.headers_mut().insert(header::ETAG, etag);
         res
     }
 }
