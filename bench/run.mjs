@@ -1,6 +1,7 @@
-// webinfer vs onnxruntime-web, side by side in one headless Chromium on one machine.
+// webinfer vs onnxruntime-web, side by side in one headless Chromium on one machine, and again
+// in WebKit (WebKitGTK's MiniBrowser, through WebKitWebDriver).
 //
-//   node bench/run.mjs [--runs 50] [--warmup 5] [--out bench] [--smoke] [--render]
+//   node bench/run.mjs [--runs 50] [--warmup 5] [--out bench] [--smoke] [--render] [--no-webkit]
 //
 // (`./build.sh bench` builds what it needs first and runs it.) Writes OUT/results.json and
 // OUT/RESULTS.md. --smoke: the small model only, a few runs, into target/bench-smoke (the test
@@ -12,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { launch } from '../tests/web/webdriver.mjs';
 import { loadTest } from './load.mjs';
 import { serve } from './server.mjs';
 import { codeByCrate, readModule, sameData } from './wasm-size.mjs';
@@ -31,7 +33,7 @@ function parseArgs(list) {
   const out = {};
   for (let i = 0; i < list.length; i++) {
     const key = list[i].replace(/^--/, '');
-    if (key === 'smoke' || key === 'render') out[key] = true;
+    if (key === 'smoke' || key === 'render' || key === 'no-webkit') out[key] = true;
     else out[key] = list[++i];
   }
   return out;
@@ -112,24 +114,49 @@ function nativeBaseline(model) {
   return JSON.parse(out);
 }
 
-async function openPage(browser, base) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.error('[page error]', e.message));
-  await page.goto(`${base}/page/index.html`);
-  await page.waitForFunction(() => window.benchReady === true);
-  return { context, page };
+/** Bench pages in Chromium: `open(base)` gives a page in a fresh profile, { evaluate(fn, arg),
+ *  reload(), close() }, the bench page loaded. */
+function chromiumPages(browser) {
+  return async (base) => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.on('pageerror', (e) => console.error('[page error]', e.message));
+    const ready = () => page.waitForFunction(() => window.benchReady === true);
+    await page.goto(`${base}/page/index.html`);
+    await ready();
+    return { evaluate: (fn, arg) => page.evaluate(fn, arg), reload: async () => { await page.reload(); await ready(); }, close: () => context.close() };
+  };
+}
+
+/** The same in WebKit: each page is a new WebKitWebDriver session (a fresh, ephemeral profile).
+ *  `info.browser` says which WebKit, once a page has opened. */
+function webkitPages(info) {
+  return async (base) => {
+    const b = await launch('webkit');
+    info.browser = `${b.capabilities.browserName} ${b.capabilities.browserVersion}`;
+    const ready = () => b.run(async () => { while (window.benchReady !== true) await new Promise((r) => setTimeout(r, 20)); });
+    try {
+      await b.open(`${base}/page/index.html`);
+      await ready();
+    } catch (e) {
+      await b.close();
+      throw e;
+    }
+    return { evaluate: (fn, arg) => b.run(fn, arg), reload: async () => { await b.reload(); await ready(); }, close: () => b.close() };
+  };
 }
 
 /** Nothing to first result, twice in one profile: cold (empty caches), then warm (reload:
  *  webinfer's model from its Cache API store, onnxruntime-web's from the HTTP cache). */
-async function startup(browser, base, engine, model) {
-  const { context, page } = await openPage(browser, base);
+async function startup(open, base, engine, model) {
+  const page = await open(base);
   const out = {};
   for (const phase of ['cold', 'warm']) {
     if (phase === 'warm') {
+      // A returning visitor: the cold visit's cache write has landed (in WebKit it can take
+      // longer than the first run).
+      await page.evaluate((e) => bench.settle(e), engine);
       await page.reload();
-      await page.waitForFunction(() => window.benchReady === true);
     }
     const start = await page.evaluate(([e]) => bench.start(e, { threads: 1 }), [engine]);
     const load = await page.evaluate(([e, m]) => bench.load(e, m), [engine, model]);
@@ -138,7 +165,7 @@ async function startup(browser, base, engine, model) {
     const memoryAfterRun = await page.evaluate((e) => bench.memory(e), engine);
     out[phase] = { ...start, ...load, ...first, memoryAfterLoad, memoryAfterRun };
   }
-  await context.close();
+  await page.close();
   return out;
 }
 
@@ -146,8 +173,8 @@ async function startup(browser, base, engine, model) {
  *  agreement with onnxruntime-web. `webinfer` is the simd128 build on the main thread; the other
  *  webinfer builds are compared with it in the same page. `ortThreads` 0 leaves onnxruntime-web
  *  out: its worker threads spin after each run and would slow a threaded engine beside it. */
-async function latency(browser, base, list, { ortThreads, builds }) {
-  const { context, page } = await openPage(browser, base);
+async function latency(open, base, list, { ortThreads, builds }) {
+  const page = await open(base);
   const ortStart = ortThreads ? await page.evaluate((t) => bench.start('ort', { threads: t }), ortThreads) : null;
   const started = {};
   for (const b of builds) started[b] = await page.evaluate(([e, t]) => bench.start(e, { threads: t }), [b, Math.max(2, os.cpus().length)]);
@@ -169,7 +196,7 @@ async function latency(browser, base, list, { ortThreads, builds }) {
     const ort = ortThreads ? `ort ${ortThreads} thread${ortThreads > 1 ? 's' : ''}` : 'ort not loaded';
     console.log(`${model.name} (${ort}): ${engines.map((e) => `${e} ${s[e].median.toFixed(2)} ms`).join(', ')}`);
   }
-  await context.close();
+  await page.close();
   return out;
 }
 
@@ -219,17 +246,30 @@ async function main() {
     startup: {},
     native: {},
   };
+  const open = chromiumPages(browser);
   try {
     for (const model of list) {
       results.startup[model.name] = {};
-      for (const engine of ['webinfer', 'ort']) results.startup[model.name][engine] = await startup(browser, base, engine, model);
+      for (const engine of ['webinfer', 'ort']) results.startup[model.name][engine] = await startup(open, base, engine, model);
       results.native[model.name] = nativeBaseline(model);
     }
-    results.latency = await latency(browser, base, list, { ortThreads: 1, builds: ['webinfer', 'webinfer-relaxed'] });
+    results.latency = await latency(open, base, list, { ortThreads: 1, builds: ['webinfer', 'webinfer-relaxed'] });
     const lite = SMOKE ? list : list.filter((m) => m.name !== 'conv-small-f32');
     // relaxed-simd too: it is what Chromium would run if the classifier did not pick threads.
-    results.latencyThreads = await latency(browser, base, lite, { ortThreads: 0, builds: ['webinfer', 'webinfer-relaxed', 'webinfer-threads'] });
-    results.latencyThreaded = await latency(browser, base, lite, { ortThreads: threads, builds: ['webinfer-threads'] });
+    results.latencyThreads = await latency(open, base, lite, { ortThreads: 0, builds: ['webinfer', 'webinfer-relaxed', 'webinfer-threads'] });
+    results.latencyThreaded = await latency(open, base, lite, { ortThreads: threads, builds: ['webinfer-threads'] });
+    // WebKit: one thread (WebKitGTK has no SharedArrayBuffer, so neither engine gets threads
+    // there) and the simd128 build (no relaxed SIMD), beside onnxruntime-web.
+    if (!args['no-webkit']) {
+      const webkit = { browser: null, startup: {} };
+      const openWebkit = webkitPages(webkit);
+      for (const model of list) {
+        webkit.startup[model.name] = {};
+        for (const engine of ['webinfer', 'ort']) webkit.startup[model.name][engine] = await startup(openWebkit, base, engine, model);
+      }
+      webkit.latency = await latency(openWebkit, base, list, { ortThreads: 1, builds: ['webinfer'] });
+      results.webkit = webkit;
+    }
   } finally {
     await browser.close();
     server.close();
@@ -244,6 +284,34 @@ const f1 = (v) => (v == null ? '–' : v.toFixed(1));
 const f2 = (v) => (v == null ? '–' : v.toFixed(2));
 const mb = (v) => (v / 1e6).toFixed(2);
 const spread = (s) => `${f2(s.median)} (${f2(s.p10)}–${f2(s.p90)})`;
+
+/** Session create: webinfer's parse + plan, onnxruntime-web's `create` (ms, cold start). */
+const createMs = (engine, s) => (engine === 'webinfer' ? s.parseMs + s.planMs : s.createMs);
+
+/** WebKit beside Chromium: one-thread latency, create time and time to first result. */
+function webkitSection(r, add) {
+  const w = r.webkit;
+  add('', `## WebKit beside Chromium (${w.browser}, one thread)`, '',
+    'WebKit runs the simd128 build (it has no relaxed SIMD) and, in WebKitGTK, no threads (no SharedArrayBuffer even on an isolated page; onnxruntime-web gets one thread there too). ' +
+    'Chromium\'s column is this run\'s simd128 figure from the one-thread table above.', '',
+    '| model | WebKit: webinfer simd128 | WebKit: onnxruntime-web | WebKit: webinfer / ort | Chromium: simd128 / ort |', '|---|---|---|---|---|');
+  for (const [name, m] of Object.entries(w.latency.models)) {
+    add(`| ${name} | ${spread(m.webinfer)} | ${spread(m.ort)} | ${f2(m.ratio)} | ${f2(r.latency.models[name]?.ratio)} |`);
+  }
+  add('', 'Start-up in each browser (ms): create is webinfer\'s parse + plan and onnxruntime-web\'s `InferenceSession.create`; first result is the time since navigation start, cold and warm (as in the start-up table above).', '',
+    '| model | engine | WebKit create | Chromium create | WebKit / Chromium | WebKit first result cold / warm | Chromium first result cold / warm |', '|---|---|---|---|---|---|---|');
+  for (const [name, engines] of Object.entries(w.startup)) {
+    for (const [engine, phases] of Object.entries(engines)) {
+      const c = r.startup[name]?.[engine];
+      const wc = createMs(engine, phases.cold);
+      const cc = c && createMs(engine, c.cold);
+      add(`| ${name} | ${engine} | ${f1(wc)} | ${f1(cc)} | ${f2(cc ? wc / cc : null)} | ${f1(phases.cold.sinceNavigationMs)} / ${f1(phases.warm.sinceNavigationMs)} | ${c ? `${f1(c.cold.sinceNavigationMs)} / ${f1(c.warm.sinceNavigationMs)}` : '–'} |`);
+    }
+  }
+  const ratios = Object.entries(w.startup).map(([name, e]) => [name, createMs('webinfer', e.webinfer.cold) / createMs('webinfer', r.startup[name].webinfer.cold)]);
+  const worst = Math.max(...ratios.map(([, v]) => v));
+  add('', `Target (issue 25): webinfer's create in WebKit within 2x of Chromium's on every model. This run: ${ratios.map(([n, v]) => `${n} ${f2(v)}x`).join(', ')}: **${worst <= 2 ? 'met' : 'not met'}**.`);
+}
 
 /** One line per missed target (`missed`: key -> { what, v }, from the targets table), explained
  * with the figures this run measured. */
@@ -386,6 +454,7 @@ function markdown(r) {
       }
     }
   }
+  if (r.webkit) webkitSection(r, add);
   add('', '## Where webinfer\'s time goes', '', 'Planning, cold start, by stage (ms; `Session.loadInfo.planStagesMs`):', '',
     '| model | parse | typed | declutter | optimize | schedule |', '|---|---|---|---|---|---|');
   for (const [name, engines] of Object.entries(r.startup)) {

@@ -34,6 +34,18 @@ test('bench harness smoke run: every section, both engines agree', () => {
   const alone = r.latencyThreads.models['conv-small-f32'];
   for (const build of ['webinfer', 'webinfer-threads']) assert.ok(alone[build].runs >= 3 && Number.isFinite(alone[build].median), `${build} latency, threads page`);
   assert.ok(r.native['conv-small-f32'].median_ms > 0, 'native baseline');
+  // WebKit: the same page, simd128 beside onnxruntime-web, start-up cold and warm.
+  const w = r.webkit;
+  assert.match(w.browser, /^MiniBrowser \d/);
+  const wm = w.latency.models['conv-small-f32'];
+  for (const engine of ['webinfer', 'ort']) {
+    assert.ok(wm[engine].runs >= 3 && Number.isFinite(wm[engine].median), `WebKit: ${engine} latency`);
+    assert.ok(Number.isFinite(w.startup['conv-small-f32'][engine].warm.sinceNavigationMs), `WebKit: ${engine} start-up`);
+  }
+  assert.equal(w.startup['conv-small-f32'].webinfer.warm.source, 'cache', 'WebKit: warm start reads the Cache API');
+  assert.equal(wm.agreementByBuild.webinfer.top1.webinfer, wm.agreementByBuild.webinfer.top1.ort, 'WebKit: top-1');
+  assert.ok(wm.agreementByBuild.webinfer.maxAbsDiff < 1e-4, `WebKit: webinfer and onnxruntime-web differ by ${wm.agreementByBuild.webinfer.maxAbsDiff}`);
+  assert.match(readFileSync(path.join(ROOT, 'target/bench-smoke/RESULTS.md'), 'utf8'), /## WebKit beside Chromium \(MiniBrowser/);
   for (const [name, e] of Object.entries(r.load.endpoints)) {
     assert.ok(e.requests > 0, `load test on ${name} made requests`);
     assert.equal(e.non2xx + e.socketErrors, 0, `load test on ${name}: errors`);

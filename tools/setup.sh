@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing webinfer needs, skipping what is already there:
-# the wasm32 target, nightly with rust-src, wasm-pack, wasm-bindgen-cli, cargo-deny, wabt, Chromium + chromedriver, Firefox + geckodriver, nginx (the CDN
+# the wasm32 target, nightly with rust-src, wasm-pack, wasm-bindgen-cli, cargo-deny, wabt, Chromium + chromedriver, Firefox + geckodriver,
+# WebKitGTK + WebKitWebDriver + Xvfb, nginx (the CDN
 # stand-in), Node.js, the pinned Python packages of tools/requirements.txt, and ONNX's node
 # conformance cases (from the onnx 1.17.0 wheel, pinned by digest).
 # Safe to re-run; build.sh calls it before every build and test.
@@ -70,6 +71,8 @@ need_apt=()
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 command -v firefox >/dev/null || need_apt+=(firefox-esr)
+command -v WebKitWebDriver >/dev/null || need_apt+=(webkit2gtk-driver)  # WebKit: its MiniBrowser, driven
+command -v xvfb-run >/dev/null || need_apt+=(xvfb xauth)  # ... on a virtual display
 command -v brotli >/dev/null || need_apt+=(brotli)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need_apt+=(nginx-light)  # the CDN stand-in
 command -v node >/dev/null || need_apt+=(nodejs npm)  # the end-to-end tests (Playwright)

@@ -174,7 +174,9 @@ function showBuild(build, fallback) {
   $('build').textContent = build
     ? `wasm: ${build.name}, ${build.threads} thread${build.threads > 1 ? 's' : ''}${fallback ? ' (threads unavailable)' : ''}`
     : 'wasm: no SIMD';
-  $('build').title = fallback ?? '';
+  // Hovering says why this build: the threads build failed to start, or the faster builds this
+  // browser or page cannot run.
+  $('build').title = fallback ?? build?.why ?? '';
 }
 
 async function main() {

@@ -52,6 +52,8 @@ function mainThreadWebinfer(key, moduleUrl) {
       return outputs[model.outputName].data;
     },
     profile: (model, input, runs) => state[key][model.name].profile({ [model.inputName]: { data: input, dims: model.dims } }, runs),
+    /** The model's write to the Cache API, which finishes after `create` returns, has landed. */
+    settle: () => module.modelCacheSettled(),
   };
 }
 
@@ -130,6 +132,12 @@ window.bench = {
 
   async load(engine, model) {
     return engines[engine].load(model);
+  },
+
+  /** Waits for what the engine still writes in the background (webinfer: the model's cache
+   *  entry), so that a reload finds it. */
+  async settle(engine) {
+    await engines[engine].settle?.();
   },
 
   /** The first run after loading, timed alone (it may allocate, or finish lazy compilation). */

@@ -1,117 +1,26 @@
 // End to end, as a visitor meets it: the Heroku slug's server (booted like Heroku boots it: only
 // PORT and the CDN variable set, no toolchain on PATH) serves the page; the model comes from a
-// different origin, nginx configured as a CDN; Debian's Chromium runs the page headless.
+// different origin, nginx configured as a CDN; Debian's Chromium runs the page headless, driven
+// by Playwright (webkit.test.mjs runs the page in WebKit).
 //
 // Run by `./build.sh test` (which builds the slug, extracts it and computes the reference
-// answers with onnxruntime); the variables below say where everything is.
+// answers with onnxruntime); site.mjs reads where everything is.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import {
+  SLUG, EXPECTED, PHOTOS, OUT, COFFEE, MODEL_FILE, startSite, stopSite, checkAgainstReference, photoBytes, trapManifest,
+  classifyWithEveryBuild, checkEveryBuild, classifyEverySource, checkEverySource, panicThenCrash, checkPanicThenCrash,
+} from './site.mjs';
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the end-to-end tests through ./build.sh test`);
-  return value;
-};
-const SLUG = env('WEBINFER_E2E_SLUG'); // the slug archive as Heroku would receive it
-const APP = env('WEBINFER_E2E_APP'); // the extracted slug's app/ directory
-const MODEL_DIR = env('WEBINFER_E2E_MODEL_DIR'); // target/demo-model: the model file and manifest
-const EXPECTED = JSON.parse(readFileSync(env('WEBINFER_E2E_EXPECTED'), 'utf8')); // onnxruntime's answers
-const PHOTOS = env('WEBINFER_E2E_PHOTOS').split(':');
-const OUT = env('WEBINFER_E2E_OUT'); // screenshots and logs land here
-const TRAP_DIR = env('WEBINFER_E2E_TRAP_DIR'); // tests/e2e/trap_model.py's model + manifest
-const CDN_SH = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../tools/cdn/cdn.sh');
-
-const manifest = JSON.parse(readFileSync(path.join(APP, 'model.manifest.json'), 'utf8'));
-const MODEL_FILE = manifest.model.url;
-
-let cdn, server, browser;
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-/** The CDN stand-in: nginx serving a copy of the model, CORS for the page's origin only. */
-class Cdn {
-  constructor(port, origin) {
-    this.port = port;
-    this.origin = origin;
-    this.root = path.join(OUT, 'cdn-root');
-    this.run = path.join(OUT, 'cdn-run');
-    this.url = `http://127.0.0.1:${port}/models/`;
-    rmSync(this.root, { recursive: true, force: true });
-    mkdirSync(path.join(this.root, 'models'), { recursive: true });
-    this.restore();
-  }
-  get modelPath() {
-    return path.join(this.root, 'models', MODEL_FILE);
-  }
-  restore() {
-    copyFileSync(path.join(MODEL_DIR, MODEL_FILE), this.modelPath);
-    for (const f of readdirSync(TRAP_DIR)) copyFileSync(path.join(TRAP_DIR, f), path.join(this.root, 'models', f));
-  }
-  /** Flips one byte in the middle: same name and size, different digest. */
-  tamper() {
-    const bytes = readFileSync(this.modelPath);
-    bytes[bytes.length >> 1] ^= 0xff;
-    writeFileSync(this.modelPath, bytes);
-  }
-  start() {
-    execFileSync(CDN_SH, ['start', this.root, String(this.port), this.origin, this.run], { stdio: 'inherit' });
-  }
-  stop() {
-    execFileSync(CDN_SH, ['stop', this.run], { stdio: 'inherit' });
-  }
-  /** Model requests nginx has served so far (its access log). */
-  modelRequests() {
-    const log = path.join(this.run, 'access.log');
-    if (!existsSync(log)) return 0;
-    return readFileSync(log, 'utf8').split('\n').filter((l) => l.includes(`GET /models/${MODEL_FILE}`)).length;
-  }
-}
-
-/** The slug's web process, started as Heroku starts it. */
-async function bootSlug(port, cdnUrl) {
-  const proc = spawn(path.join(APP, 'bin/webinfer-server'), [], {
-    cwd: APP,
-    env: { PORT: String(port), WEBINFER_CDN_URL: cdnUrl }, // nothing else: no PATH, no cargo
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const log = [];
-  proc.stderr.on('data', (d) => process.stderr.write(`[server] ${d}`));
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start:\n${log.join('')}`)), 15000);
-    proc.stdout.on('data', (d) => {
-      log.push(String(d));
-      if (log.join('').includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    proc.on('exit', (code) => reject(new Error(`the server exited (${code}):\n${log.join('')}`)));
-  });
-  proc.log = log;
-  return proc;
-}
+let cdn, server, browser, site;
 
 before(async () => {
-  mkdirSync(OUT, { recursive: true });
-  const [pagePort, cdnPort] = [await freePort(), await freePort()];
-  const origin = `http://127.0.0.1:${pagePort}`;
-  cdn = new Cdn(cdnPort, origin);
-  cdn.start();
-  server = await bootSlug(pagePort, cdn.url);
-  server.origin = origin;
+  site = await startSite('chromium');
+  ({ cdn, server } = site);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -122,14 +31,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  cdn?.stop();
-  if (server) {
-    const exited = new Promise((resolve) => server.on('exit', (code, signal) => resolve({ code, signal })));
-    server.kill('SIGTERM');
-    const { code } = await exited;
-    assert.equal(code, 0, 'the server exits cleanly on SIGTERM');
-    writeFileSync(path.join(OUT, 'server.log'), server.log.join(''));
-  }
+  await stopSite(site ?? {}, 'chromium');
 });
 
 /** A page that records what the CDN was asked for and every progress text it showed. */
@@ -180,19 +82,6 @@ async function classify(page, photo) {
   })));
 }
 
-/** The page's top-1 must be onnxruntime's; when onnxruntime's first two are within 0.05 of
- *  each other, either is accepted (int8 engines may round such a near-tie either way). */
-function checkAgainstReference(photo, top) {
-  const name = path.basename(photo);
-  const ref = EXPECTED[name]?.top5;
-  assert.ok(ref, `no reference answer for ${name}`);
-  const close = ref[0].probability - ref[1].probability < 0.05;
-  const accepted = close ? [ref[0].label, ref[1].label] : [ref[0].label];
-  assert.ok(accepted.includes(top[0].label), `${name}: page says "${top[0].label}", onnxruntime says "${ref[0].label}" (${ref[0].probability.toFixed(3)})`);
-  const refP = ref.find((r) => r.label === top[0].label).probability;
-  assert.ok(Math.abs(top[0].probability - refP) < 0.1, `${name}: probability ${top[0].probability} vs onnxruntime ${refP.toFixed(3)}`);
-  assert.equal(top.length, 5, `${name}: five classes shown`);
-}
 
 test('the slug is at most 10 MB: the wasm builds are stored as brotli alone', () => {
   const bytes = statSync(SLUG).size;
@@ -256,40 +145,13 @@ test('the page downloads the model cross-origin with progress, verifies it and c
 test('every wasm build (simd128, relaxed-simd, threads) gives onnxruntime\'s answers on every photo', async () => {
   const page = await openPage(context);
   await load(page);
-  const photos = PHOTOS.map((p) => ({ name: path.basename(p), bytes: readFileSync(p).toString('base64'), type: p.endsWith('.png') ? 'image/png' : 'image/jpeg' }));
-  const results = await page.evaluate(async (photos) => {
-    const src = document.querySelector('script[type=module]').src.replace('app.js', 'classifier.js');
-    const { Classifier } = await import(src);
-    const out = {};
-    for (const build of ['simd128', 'relaxed-simd', 'threads']) {
-      const classifier = await Classifier.load('/api/model', { build });
-      out[build] = { build: classifier.build.name, threads: classifier.build.threads, wasm: classifier.build.wasm, photos: {} };
-      for (const { name, bytes, type } of photos) {
-        const blob = new Blob([Uint8Array.from(atob(bytes), (c) => c.charCodeAt(0))], { type });
-        out[build].photos[name] = await classifier.classify(blob);
-      }
-      classifier.dispose();
-    }
-    // Asking for what the page cannot run is an error, not a quiet substitute.
-    try {
-      await Classifier.load('/api/model', { build: 'threads', threads: 1 });
-      out.refused = null;
-    } catch (e) {
-      out.refused = e.message;
-    }
-    return out;
-  }, photos);
-  for (const build of ['simd128', 'relaxed-simd', 'threads']) {
-    const r = results[build];
-    assert.equal(r.build, build);
-    assert.ok(r.wasm.endsWith(build === 'threads' ? 'pkg-threads/webinfer_bg.wasm' : build === 'relaxed-simd' ? 'pkg/webinfer_relaxed_bg.wasm' : 'pkg/webinfer_bg.wasm'), r.wasm);
-    if (build === 'threads') assert.ok(r.threads >= 2, `threads build with ${r.threads} threads`);
-    for (const photo of PHOTOS) checkAgainstReference(photo, r.photos[path.basename(photo)].map((t) => ({ ...t })));
-    console.log(`${build}: ${Object.entries(r.photos).map(([n, top]) => `${n} ${top[0].label} ${(100 * top[0].probability).toFixed(1)}%`).join(', ')}`);
-  }
+  const builds = ['simd128', 'relaxed-simd', 'threads'];
+  const results = await page.evaluate(classifyWithEveryBuild, { photos: PHOTOS.map(photoBytes), builds, refuse: { build: 'threads', threads: 1 } });
+  checkEveryBuild(results, builds);
   assert.match(results.refused ?? '', /cannot run the wasm build "threads"/);
   await page.close();
 });
+
 
 test('when the threads build cannot start, the page runs on one thread and says why', async () => {
   // The wasm of the threads build is made unreachable (its own service worker blocked, so the
@@ -303,107 +165,36 @@ test('when the threads build cannot start, the page runs on one thread and says 
     assert.match(await page.textContent('#build'), /^wasm: (relaxed-simd|simd128), 1 thread \(threads unavailable\)$/);
     assert.match(await page.getAttribute('#build', 'title'), /^could not start the threads wasm build: /);
   }
-  const coffee = PHOTOS.find((p) => path.basename(p).startsWith('coffee'));
-  checkAgainstReference(coffee, await classify(page, coffee));
+  checkAgainstReference(COFFEE, await classify(page, COFFEE));
   await isolated.close();
 });
 
 test('the embedding module classifies <img>, <canvas>, ImageBitmap, ImageData and Blob alike', async () => {
-  const coffee = PHOTOS.find((p) => path.basename(p).startsWith('coffee'));
   const page = await openPage(context);
   await load(page);
-  const bytes = readFileSync(coffee).toString('base64');
-  const results = await page.evaluate(async ({ bytes, type }) => {
-    // What a web developer writes: import the module, load from the manifest URL, classify.
-    const src = document.querySelector('script[type=module]').src.replace('app.js', 'classifier.js');
-    const { Classifier } = await import(src);
-    const classifier = await Classifier.load('/api/model');
-    const blob = new Blob([Uint8Array.from(atob(bytes), (c) => c.charCodeAt(0))], { type });
-    const img = new Image();
-    img.src = URL.createObjectURL(blob);
-    await img.decode();
-    const canvas = document.createElement('canvas');
-    [canvas.width, canvas.height] = [img.naturalWidth, img.naturalHeight];
-    canvas.getContext('2d').drawImage(img, 0, 0);
-    const imageData = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
-    const out = {};
-    for (const [kind, source] of Object.entries({ img, canvas, imageBitmap: await createImageBitmap(blob), imageData, blob })) {
-      const top = await classifier.classify(source, { topK: 3 });
-      out[kind] = { label: top[0].label, probability: top[0].probability, count: top.length };
-    }
-    try {
-      await classifier.classify('not an image');
-    } catch (e) {
-      out.error = e.message;
-    }
-    out.after = (await classifier.classify(imageData))[0].label;
-    classifier.dispose();
-    return out;
-  }, { bytes, type: coffee.endsWith('.png') ? 'image/png' : 'image/jpeg' });
-  const ref = EXPECTED[path.basename(coffee)].top5[0];
-  for (const kind of ['img', 'canvas', 'imageBitmap', 'imageData', 'blob']) {
-    assert.equal(results[kind].label, ref.label, `${kind}: ${JSON.stringify(results[kind])}`);
-    assert.ok(Math.abs(results[kind].probability - ref.probability) < 0.1, `${kind}: ${JSON.stringify(results[kind])}`);
-    assert.equal(results[kind].count, 3);
-  }
-  assert.match(results.error, /cannot read pixels from this image/);
-  assert.equal(results.after, ref.label, 'the classifier still works after a bad call');
+  checkEverySource(await page.evaluate(classifyEverySource, photoBytes(COFFEE)));
   await page.close();
 });
+
 
 test('a panic in the engine is an Error; a crash (out of memory): the worker is replaced, the call fails clearly, the next works', async () => {
   const page = await openPage(context);
   await load(page);
-  const trap = JSON.parse(readFileSync(path.join(TRAP_DIR, 'trap.manifest.json'), 'utf8'));
+  const trap = trapManifest();
   // threads: the crash is on a pool thread and reaches the page over the crash channel (the
   // worker itself is stuck waiting for it); simd128: the worker's own call traps.
   for (const build of ['threads', 'simd128']) {
-    const out = await page.evaluate(async ([manifestUrl, build, sha256]) => {
-      const src = document.querySelector('script[type=module]').src.replace('app.js', 'classifier.js');
-      const { Classifier } = await import(src);
-      const classifier = await Classifier.load(manifestUrl, { build });
-      const image = (v) => new ImageData(new Uint8ClampedArray(16 * 16 * 4).fill(v), 16, 16);
-      const attempt = async (f) => { try { await f(); return 'no error'; } catch (e) { return e.message; } };
-      const result = {};
-      result.before = (await classifier.classify(image(255)))[0].probability;
-      result.firstSource = classifier.info.timings.source;
-      // A dark picture divides an integer by zero inside tract: caught, an Error, same worker.
-      result.panic = await attempt(() => classifier.classify(image(40)));
-      result.afterPanic = (await classifier.classify(image(255)))[0].probability;
-      result.sourceAfterPanic = classifier.info.timings.source;
-      // The model reaches the Cache API after the load returns (a write in the background); a
-      // worker that dies before it lands takes the write with it, and its replacement downloads
-      // again. Crash only once the model is stored, so the restart below must find it there.
-      for (const start = performance.now(); ;) {
-        const keys = await (await caches.open('webinfer-models-v1')).keys();
-        if (keys.some((k) => k.url.endsWith(sha256))) break;
-        if (performance.now() - start > 10000) throw new Error('the model never reached the Cache API');
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      // A light grey one needs more memory than wasm32 can address: an abort, not a panic.
-      result.error = await attempt(() => classifier.classify(image(230)));
-      result.after = (await classifier.classify(image(255)))[0].probability;
-      result.source = classifier.info.timings.source; // the restarted worker's load
-      classifier.dispose();
-      return result;
-    }, [`${cdn.url}trap.manifest.json`, build, trap.model.sha256]);
-    assert.ok(Math.abs(out.before - 0.001) < 1e-6, `${build}: uniform scores before the crash: ${out.before}`);
-    assert.match(out.panic, /^inference failed in node `divide_by_brightness` \(Div\): the engine \(tract\) panicked: attempt to divide by zero\. .*the session is still usable$/, build);
-    assert.ok(Math.abs(out.afterPanic - 0.001) < 1e-6, `${build}: the call after the panic works: ${out.afterPanic}`);
-    assert.equal(out.sourceAfterPanic, out.firstSource, `${build}: no restart after a caught panic`);
-    assert.match(out.error, /the inference engine crashed \(RuntimeError: .*\); it has been restarted/, build);
-    // The crash channel carries the reason.
-    if (build === 'threads') assert.match(out.error, /out of memory: could not allocate \d+ bytes/);
-    assert.ok(Math.abs(out.after - 0.001) < 1e-6, `${build}: the next call works: ${out.after}`);
-    assert.equal(out.source, 'cache', `${build}: the restarted worker loaded the model from the cache, not the network`);
+    const out = await page.evaluate(panicThenCrash, { manifestUrl: `${cdn.url}trap.manifest.json`, build, sha256: trap.model.sha256 });
+    checkPanicThenCrash(out, build);
   }
   await page.close();
 });
 
+
 test('the module used directly on the page: a panic is an Error and the session works on; after a crash every call fails', async () => {
   const page = await openPage(context);
   await load(page);
-  const trap = JSON.parse(readFileSync(path.join(TRAP_DIR, 'trap.manifest.json'), 'utf8'));
+  const trap = trapManifest();
   const out = await page.evaluate(async ({ url, sha256 }) => {
     // No worker, no Classifier: the wasm module imported as a web developer would.
     const src = document.querySelector('script[type=module]').src.replace('app.js', 'pkg/webinfer.js');
@@ -436,7 +227,7 @@ test('the module used directly on the page: a panic is an Error and the session 
 });
 
 test('a malformed or missing manifest is an error naming the field, and a good one loads after it', async () => {
-  const trap = JSON.parse(readFileSync(path.join(TRAP_DIR, 'trap.manifest.json'), 'utf8'));
+  const trap = trapManifest();
   const write = (name, text) => writeFileSync(path.join(cdn.root, 'models', name), text);
   const variants = {
     'not-json': ['{ "schema": ', /is not valid JSON/],
@@ -476,11 +267,10 @@ test('a malformed or missing manifest is an error naming the field, and a good o
 });
 
 test('drop, paste and the camera classify too', async () => {
-  const coffee = PHOTOS.find((p) => path.basename(p).startsWith('coffee'));
-  const ref = EXPECTED[path.basename(coffee)].top5[0];
+  const ref = EXPECTED[path.basename(COFFEE)].top5[0];
   const page = await openPage(context);
   await load(page);
-  const bytes = readFileSync(coffee).toString('base64');
+  const bytes = readFileSync(COFFEE).toString('base64');
   for (const how of ['drop', 'paste']) {
     await page.evaluate(({ bytes, how }) => {
       document.body.dataset.state = 'waiting';

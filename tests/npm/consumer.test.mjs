@@ -1,7 +1,7 @@
 // The npm package as a web developer gets it: a small Vite app (tests/npm/app) installs the
 // packed tarball (`./build.sh pkg`'s, not a path into this tree), Vite bundles it for
 // production, and `vite preview` serves it with COOP/COEP (threads build) and without (a
-// one-thread build). Headless Chromium and Firefox, each through its own WebDriver, run a model
+// one-thread build). Headless Chromium and Firefox, and WebKit, each through its own WebDriver, run a model
 // with four inputs of four element types, a model with dynamic shapes at several sizes, and the
 // classifier, and the answers are compared with onnxruntime's (committed fixture outputs; the
 // classifier's computed by tests/e2e/reference.py).
@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { freePort, launch } from './webdriver.mjs';
+import { freePort, launch } from '../web/webdriver.mjs';
 
 const env = (name) => {
   const value = process.env[name];
@@ -107,9 +107,16 @@ function closeEnough(got, want, where) {
   }
 }
 
-for (const browserName of ['chrome', 'firefox']) {
+// WebKit (WebKitGTK) has neither relaxed SIMD nor, even on an isolated page, SharedArrayBuffer:
+// simd128 on both pages, and the session says why.
+const WEBKIT_WHY = {
+  isolated: 'not threads: this browser cannot share memory with workers (no SharedArrayBuffer); not relaxed-simd: this browser has no relaxed SIMD',
+  plain: 'not threads: the page is not cross-origin isolated (COOP and COEP headers); not relaxed-simd: this browser has no relaxed SIMD',
+};
+
+for (const browserName of ['chrome', 'firefox', 'webkit']) {
   for (const page of ['isolated', 'plain']) {
-    const want = page === 'isolated' ? 'the threads build' : 'a one-thread build';
+    const want = browserName === 'webkit' ? 'simd128' : page === 'isolated' ? 'the threads build' : 'a one-thread build';
     test(`${browserName}, ${page} page: ${want} runs any model and the classifier, as onnxruntime does`, async () => {
       const browser = await launch(browserName);
       try {
@@ -120,7 +127,9 @@ for (const browserName of ['chrome', 'firefox']) {
         }, { cases: CASES.map(({ model, inputs }) => ({ model, inputs })), photo: `/${path.basename(PHOTO)}` });
 
         assert.equal(out.isolated, page === 'isolated');
-        if (page === 'isolated') {
+        if (browserName === 'webkit') {
+          assert.deepEqual([out.build.name, out.build.threads, out.build.why], ['simd128', 1, WEBKIT_WHY[page]]);
+        } else if (page === 'isolated') {
           assert.equal(out.build.name, 'threads', JSON.stringify(out.build));
           assert.ok(out.build.threads >= 2, JSON.stringify(out.build));
         } else {

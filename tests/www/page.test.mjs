@@ -35,6 +35,36 @@ test('the threads build only on a cross-origin isolated page and with more than 
   }
 });
 
+test('the build says which faster builds it passed over and why (WebKit: no relaxed SIMD)', () => {
+  const validate = WebAssembly.validate;
+  const isolated = globalThis.crossOriginIsolated;
+  // Refuse only the relaxed-SIMD probe: i8x16.relaxed_swizzle (0xfd 0x80 0x02).
+  const relaxed = (b) => b.length === 36 && b[31] === 253 && b[32] === 128 && b[33] === 2;
+  try {
+    WebAssembly.validate = (bytes) => !relaxed(bytes) && validate(bytes);
+    delete globalThis.crossOriginIsolated;
+    const plain = wasmBuild({ threads: 2 });
+    assert.equal(plain.name, 'simd128');
+    assert.equal(plain.why, 'not threads: the page is not cross-origin isolated (COOP and COEP headers); not relaxed-simd: this browser has no relaxed SIMD');
+    assert.equal(wasmBuild({ threads: 1 }).why, 'not threads: one thread was asked for; not relaxed-simd: this browser has no relaxed SIMD');
+    assert.throws(() => wasmBuild({ build: 'relaxed-simd' }), /cannot run the wasm build "relaxed-simd": this browser has no relaxed SIMD/);
+    globalThis.crossOriginIsolated = true;
+    assert.deepEqual([wasmBuild({ threads: 2 }).name, wasmBuild({ threads: 2 }).why], ['threads', '']);
+    assert.equal(wasmBuild({ threads: 2, build: 'simd128' }).why, 'asked for by name');
+    // Isolated, but no SharedArrayBuffer to post to the pool's workers (WebKitGTK).
+    const sab = globalThis.SharedArrayBuffer;
+    try {
+      delete globalThis.SharedArrayBuffer;
+      assert.equal(wasmBuild({ threads: 2 }).why, 'not threads: this browser cannot share memory with workers (no SharedArrayBuffer); not relaxed-simd: this browser has no relaxed SIMD');
+    } finally {
+      globalThis.SharedArrayBuffer = sab;
+    }
+  } finally {
+    WebAssembly.validate = validate;
+    globalThis.crossOriginIsolated = isolated;
+  }
+});
+
 test('no build for a browser without wasm exception handling: every build unwinds on a panic', () => {
   const validate = WebAssembly.validate;
   try {

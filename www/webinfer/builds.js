@@ -38,24 +38,38 @@ export function defaultThreads(logicalCpus) {
   return n <= 2 ? n : Math.min(4, Math.ceil(n / 2));
 }
 
+/** Why this page cannot run each build, or null where it can. WebKit, for one, has no relaxed
+ *  SIMD; every browser runs threads only on a cross-origin isolated page. */
+function unavailable(threads) {
+  return {
+    threads: threads <= 1 ? 'one thread was asked for'
+      : globalThis.crossOriginIsolated !== true ? 'the page is not cross-origin isolated (COOP and COEP headers)'
+        // WebKitGTK makes an isolated page's shared wasm memory but cannot post it to a worker.
+        : typeof SharedArrayBuffer !== 'function' ? 'this browser cannot share memory with workers (no SharedArrayBuffer)'
+          : !supports('threads') ? 'this browser has no WebAssembly threads' : null,
+    'relaxed-simd': supports('relaxedSimd') ? null : 'this browser has no relaxed SIMD',
+    simd128: null,
+  };
+}
+
 /** The wasm build this browser runs, or null when it lacks WebAssembly SIMD or exception
- *  handling (every build needs both): { name, threads,
- *  module, wasm } (absolute URLs). Options: `threads`, how many inference threads to allow
- *  (default: `defaultThreads(navigator.hardwareConcurrency)`; 1 keeps to one thread); `build`, a
- *  build name to use instead of the fastest supported one (e.g. 'simd128', whose results do not
- *  depend on the CPU). */
+ *  handling (every build needs both): { name, threads, module, wasm, why }, the URLs absolute,
+ *  `why` naming each faster build passed over and the reason (empty when the fastest runs).
+ *  Options: `threads`, how many inference threads to allow (default:
+ *  `defaultThreads(navigator.hardwareConcurrency)`; 1 keeps to one thread); `build`, a build name
+ *  to use instead of the fastest supported one (e.g. 'simd128', whose results do not depend on
+ *  the CPU). */
 export function wasmBuild({ threads = defaultThreads(globalThis.navigator?.hardwareConcurrency), build } = {}) {
   if (!supports('simd') || !supports('exceptions')) return null;
-  const available = {
-    threads: threads > 1 && globalThis.crossOriginIsolated === true && supports('threads'),
-    'relaxed-simd': supports('relaxedSimd'),
-    simd128: true,
-  };
-  const name = build ?? Object.keys(BUILDS).find((b) => available[b]);
+  const missing = unavailable(threads);
+  const name = build ?? Object.keys(BUILDS).find((b) => !missing[b]);
   if (!(name in BUILDS)) throw new Error(`unknown wasm build "${name}" (builds: ${Object.keys(BUILDS).join(', ')})`);
-  if (!available[name]) throw new Error(`this page cannot run the wasm build "${name}"${name === 'threads' ? ' (it needs a cross-origin isolated page and threads > 1)' : ''}`);
+  if (missing[name]) throw new Error(`this page cannot run the wasm build "${name}": ${missing[name]}`);
+  const order = Object.keys(BUILDS);
+  const why = build ? 'asked for by name'
+    : order.slice(0, order.indexOf(name)).map((b) => `not ${b}: ${missing[b]}`).join('; ');
   const { module, wasm } = BUILDS[name]();
-  return { name, threads: name === 'threads' ? Math.min(threads, 16) : 1, module: module.href, wasm: wasm.href };
+  return { name, threads: name === 'threads' ? Math.min(threads, 16) : 1, module: module.href, wasm: wasm.href, why };
 }
 
 /** The error for a browser no build runs in. */

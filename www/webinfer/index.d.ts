@@ -6,7 +6,11 @@ export type { Feeds, LoadInfo, OpTime, Outputs, PreprocessSpec, SessionOptions, 
 
 /** A wasm build: 'threads' (cross-origin isolated pages), 'relaxed-simd' or 'simd128'. */
 export type BuildName = 'threads' | 'relaxed-simd' | 'simd128';
-export interface WasmBuild { name: BuildName; threads: number; module: string; wasm: string; }
+export interface WasmBuild {
+    name: BuildName; threads: number; module: string; wasm: string;
+    /** The faster builds passed over and why ("not relaxed-simd: this browser has no relaxed SIMD"); empty when the fastest runs. */
+    why: string;
+}
 export interface BuildOptions {
     /** How many inference threads to allow (default `defaultThreads(navigator.hardwareConcurrency)`; 1 for one). */
     threads?: number;

@@ -13,6 +13,10 @@
 
 import { UNSUPPORTED, wasmBuild } from './builds.js';
 
+const NO_START = 'it could not start (check that its script is served; on a cross-origin isolated page, every ' +
+  'response needs the Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy headers, 304s included: WebKit ' +
+  're-checks a revalidated worker script against them)';
+
 const TYPES = new Map([
   [Float32Array, 'float32'], [Float64Array, 'float64'], [Int8Array, 'int8'], [Uint8Array, 'uint8'],
   [Int16Array, 'int16'], [Uint16Array, 'uint16'], [Int32Array, 'int32'], [Uint32Array, 'uint32'],
@@ -163,7 +167,8 @@ export class InferenceSession {
     worker.onerror = (event) => {
       event.preventDefault();
       // Only this worker's: an error a replaced worker queued must not fail the new one's calls.
-      if (worker === this.#worker) this.#failAll(new Error(`the inference worker failed: ${event.message || 'it could not start'}`));
+      // No message: the browser refused the script itself, with no reason given to the page.
+      if (worker === this.#worker) this.#failAll(new Error(`the inference worker failed: ${event.message || NO_START}`));
     };
     const { onProgress: _, ...options } = this.#options;
     this.#ready = (async () => {

@@ -29,7 +29,7 @@ window.check = async ({ cases, threads, photo }) => {
       let progress = 0;
       const session = await InferenceSession.create(`/models/${model}.onnx`, { threads, onProgress: () => progress++ });
       sessions.set(model, session);
-      out.build = { name: session.build.name, threads: session.build.threads, wasm: session.build.wasm, fallback: session.buildFallback };
+      out.build = { name: session.build.name, threads: session.build.threads, wasm: session.build.wasm, fallback: session.buildFallback, why: session.build.why };
       out.progressEvents = progress;
     }
     const feeds = Object.fromEntries(Object.entries(inputs).map(([name, t]) => [name, tensorOf(t)]));
