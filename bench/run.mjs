@@ -298,14 +298,16 @@ function webkitSection(r, add) {
   for (const [name, m] of Object.entries(w.latency.models)) {
     add(`| ${name} | ${spread(m.webinfer)} | ${spread(m.ort)} | ${f2(m.ratio)} | ${f2(r.latency.models[name]?.ratio)} |`);
   }
-  add('', 'Start-up in each browser (ms): create is webinfer\'s parse + plan and onnxruntime-web\'s `InferenceSession.create`; first result is the time since navigation start, cold and warm (as in the start-up table above).', '',
+  add('', 'Start-up in each browser (ms): create is webinfer\'s parse + plan and onnxruntime-web\'s `InferenceSession.create`; first result is the time since navigation start, cold and warm (as in the start-up table above), with where webinfer\'s warm start found the model. ' +
+    'In WebKitGTK\'s automation session the Cache API entry this page writes from its main thread does not survive the reload (a worker\'s does: tests/e2e/webkit.test.mjs), so WebKit\'s "warm" webinfer start downloads again.', '',
     '| model | engine | WebKit create | Chromium create | WebKit / Chromium | WebKit first result cold / warm | Chromium first result cold / warm |', '|---|---|---|---|---|---|---|');
   for (const [name, engines] of Object.entries(w.startup)) {
     for (const [engine, phases] of Object.entries(engines)) {
       const c = r.startup[name]?.[engine];
       const wc = createMs(engine, phases.cold);
       const cc = c && createMs(engine, c.cold);
-      add(`| ${name} | ${engine} | ${f1(wc)} | ${f1(cc)} | ${f2(cc ? wc / cc : null)} | ${f1(phases.cold.sinceNavigationMs)} / ${f1(phases.warm.sinceNavigationMs)} | ${c ? `${f1(c.cold.sinceNavigationMs)} / ${f1(c.warm.sinceNavigationMs)}` : '–'} |`);
+      const source = (s) => (s.source ? ` (${s.source})` : '');
+      add(`| ${name} | ${engine} | ${f1(wc)} | ${f1(cc)} | ${f2(cc ? wc / cc : null)} | ${f1(phases.cold.sinceNavigationMs)} / ${f1(phases.warm.sinceNavigationMs)}${source(phases.warm)} | ${c ? `${f1(c.cold.sinceNavigationMs)} / ${f1(c.warm.sinceNavigationMs)}${source(c.warm)}` : '–'} |`);
     }
   }
   const ratios = Object.entries(w.startup).map(([name, e]) => [name, createMs('webinfer', e.webinfer.cold) / createMs('webinfer', r.startup[name].webinfer.cold)]);
