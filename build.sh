@@ -310,13 +310,18 @@ fuzz_check() {
 browser_tests_webkit() {
   local out=target/test-webkit.log
   say "browser tests in WebKit (WebKitGTK's MiniBrowser under Xvfb)"
-  RUSTFLAGS=$(wasm_rustflags "") with_wasm_std with_wasm_profile env -u CHROMEDRIVER -u GECKODRIVER \
+  with_browser_suite_build env -u CHROMEDRIVER -u GECKODRIVER \
     SAFARIDRIVER="$(command -v WebKitWebDriver)" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-    WASM_BINDGEN_TEST_ONLY_WEB=1 WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}" \
-    xvfb-run -a -s "-screen 0 1280x1024x24" \
+    WASM_BINDGEN_TEST_ONLY_WEB=1 xvfb-run -a -s "-screen 0 1280x1024x24" \
     cargo test --target wasm32-unknown-unknown --release --locked --lib --test web 2>&1 | tee "$out"
   grep -q "Running headless tests in Safari" "$out" || { say "the WebKit suite did not run in WebKitWebDriver"; exit 1; }
-  cat "$out" >> target/test-output.log
+}
+
+# What every browser suite runs under: the shipped build's flags and profile (one build for all
+# of them and pkg/), and a test timeout long enough for the conformance cases.
+with_browser_suite_build() {
+  RUSTFLAGS=$(wasm_rustflags "") WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}" \
+    with_wasm_std with_wasm_profile "$@"
 }
 
 run_tests() {
@@ -352,13 +357,13 @@ run_tests() {
       chrome) name=Chrome drop=GECKODRIVER driver=CHROMEDRIVER=$chromedriver ;;
       firefox) name=Firefox drop=CHROMEDRIVER driver=GECKODRIVER=$geckodriver ;;
     esac
-    RUSTFLAGS=$(wasm_rustflags "") with_wasm_std with_wasm_profile env -u "$drop" "$driver" \
-      WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}" \
+    with_browser_suite_build env -u "$drop" "$driver" \
       wasm-pack test --headless "--$browser" --release -- --locked --lib --test web 2>&1 | tee "$out"
     grep -q "Running headless tests in $name" "$out" || { say "the $browser suite did not run in $name"; exit 1; }
     cat "$out" >> "$log"
   done
   browser_tests_webkit
+  cat target/test-webkit.log >> "$log"
   say "fuzzing: a bounded, fixed-seed run of each target (fuzz/)"
   fuzz_check 2>&1 | tee -a "$log"
   say "model tool tests (pytest)"

@@ -153,8 +153,8 @@ async function startup(open, base, engine, model) {
   const out = {};
   for (const phase of ['cold', 'warm']) {
     if (phase === 'warm') {
-      // A returning visitor: the cold visit's cache write has landed (in WebKit it can take
-      // longer than the first run).
+      // A returning visitor: the cold visit's cache write, which finishes after `create`
+      // returns, has landed.
       await page.evaluate((e) => bench.settle(e), engine);
       await page.reload();
     }
@@ -301,12 +301,12 @@ function webkitSection(r, add) {
   add('', 'Start-up in each browser (ms): create is webinfer\'s parse + plan and onnxruntime-web\'s `InferenceSession.create`; first result is the time since navigation start, cold and warm (as in the start-up table above), with where webinfer\'s warm start found the model. ' +
     'In WebKitGTK\'s automation session the Cache API entry this page writes from its main thread does not survive the reload (a worker\'s does: tests/e2e/webkit.test.mjs), so WebKit\'s "warm" webinfer start downloads again.', '',
     '| model | engine | WebKit create | Chromium create | WebKit / Chromium | WebKit first result cold / warm | Chromium first result cold / warm |', '|---|---|---|---|---|---|---|');
+  const source = (s) => (s.source ? ` (${s.source})` : '');
   for (const [name, engines] of Object.entries(w.startup)) {
     for (const [engine, phases] of Object.entries(engines)) {
       const c = r.startup[name]?.[engine];
       const wc = createMs(engine, phases.cold);
       const cc = c && createMs(engine, c.cold);
-      const source = (s) => (s.source ? ` (${s.source})` : '');
       add(`| ${name} | ${engine} | ${f1(wc)} | ${f1(cc)} | ${f2(cc ? wc / cc : null)} | ${f1(phases.cold.sinceNavigationMs)} / ${f1(phases.warm.sinceNavigationMs)}${source(phases.warm)} | ${c ? `${f1(c.cold.sinceNavigationMs)} / ${f1(c.warm.sinceNavigationMs)}${source(c.warm)}` : '–'} |`);
     }
   }

@@ -12,7 +12,7 @@ import { readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  SLUG, EXPECTED, PHOTOS, OUT, COFFEE, MODEL_FILE, startSite, stopSite, checkAgainstReference, photoBytes, trapManifest,
+  SLUG, EXPECTED, PHOTOS, OUT, COFFEE, MODEL_FILE, startSite, stopSite, checkAgainstReference, photoBytes, trapManifest, expectedPool,
   classifyWithEveryBuild, checkEveryBuild, classifyEverySource, checkEverySource, panicThenCrash, checkPanicThenCrash,
 } from './site.mjs';
 
@@ -107,7 +107,7 @@ test('the page downloads the model cross-origin with progress, verifies it and c
   assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'COOP + COEP make the page cross-origin isolated');
   // The default pool: both of 2 CPUs, else half the logical CPUs, at most 4 (README).
   const cores = await page.evaluate(() => navigator.hardwareConcurrency);
-  const pool = cores <= 2 ? cores : Math.min(4, Math.ceil(cores / 2));
+  const pool = expectedPool(cores);
   assert.match(await page.textContent('#build'), cores > 1 ? new RegExp(`wasm: threads, ${pool} threads$`) : /wasm: relaxed-simd, 1 thread$/);
   assert.deepEqual(page.cdnRequests, [cdn.url + MODEL_FILE], 'one model request, to the CDN origin');
   assert.equal(cdn.modelRequests() - before, 1, 'nginx served the model once');

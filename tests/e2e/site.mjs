@@ -27,6 +27,8 @@ const manifest = JSON.parse(readFileSync(path.join(APP, 'model.manifest.json'), 
 export const MODEL_FILE = manifest.model.url;
 export const COFFEE = PHOTOS.find((p) => path.basename(p).startsWith('coffee'));
 export const trapManifest = () => JSON.parse(readFileSync(path.join(TRAP_DIR, 'trap.manifest.json'), 'utf8'));
+/** The README's default pool: both of 2 CPUs, else half the logical CPUs, at most 4. */
+export const expectedPool = (cores) => (cores <= 2 ? cores : Math.min(4, Math.ceil(cores / 2)));
 export const photoBytes = (p) => ({ name: path.basename(p), bytes: readFileSync(p).toString('base64'), type: p.endsWith('.png') ? 'image/png' : 'image/jpeg' });
 
 /** The CDN stand-in: nginx serving a copy of the model, CORS for the page's origin only. */

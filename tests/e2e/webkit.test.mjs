@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { launch } from '../web/webdriver.mjs';
 import {
-  PHOTOS, COFFEE, MODEL_FILE, startSite, stopSite, checkAgainstReference, photoBytes, trapManifest,
+  PHOTOS, COFFEE, MODEL_FILE, startSite, stopSite, checkAgainstReference, photoBytes, trapManifest, expectedPool,
   classifyWithEveryBuild, checkEveryBuild, classifyEverySource, checkEverySource, panicThenCrash, checkPanicThenCrash,
 } from './site.mjs';
 
@@ -34,8 +34,8 @@ after(async () => {
 });
 
 /** Waits until the page's state is one of `states` and returns it (the page sets it as it goes). */
-async function waitForState(states) {
-  return browser.run(async (states) => {
+async function waitForState(states, session = browser) {
+  return session.run(async (states) => {
     while (!states.includes(document.body.dataset.state)) await new Promise((r) => setTimeout(r, 50));
     return document.body.dataset.state;
   }, states);
@@ -116,13 +116,12 @@ test('WebKit with SharedArrayBuffer on isolated pages (as Safari): the threads b
   const safariLike = await launch('webkit', { env: { JSC_useSharedArrayBuffer: '1' } });
   try {
     await safariLike.open(`${site.server.origin}/`);
-    const page = await safariLike.run(async () => {
-      while (!['ready', 'error'].includes(document.body.dataset.state)) await new Promise((r) => setTimeout(r, 50));
-      return { state: document.body.dataset.state, cores: navigator.hardwareConcurrency, build: document.getElementById('build').textContent, why: document.getElementById('build').title };
-    });
-    assert.equal(page.state, 'ready', page.why);
-    const pool = page.cores <= 2 ? page.cores : Math.min(4, Math.ceil(page.cores / 2));
-    assert.equal(page.build, `wasm: threads, ${pool} threads`);
+    const state = await waitForState(['ready', 'error'], safariLike);
+    const page = await safariLike.run(async () => ({
+      cores: navigator.hardwareConcurrency, build: document.getElementById('build').textContent, why: document.getElementById('build').title,
+    }));
+    assert.equal(state, 'ready', page.why);
+    assert.equal(page.build, `wasm: threads, ${expectedPool(page.cores)} threads`);
     assert.equal(page.why, '', 'the fastest build runs: nothing passed over');
     const results = await safariLike.run(classifyWithEveryBuild, { photos: PHOTOS.map(photoBytes), builds: ['threads'], refuse: { build: 'relaxed-simd' } });
     checkEveryBuild(results, ['threads']);
