@@ -7,6 +7,7 @@
 mod depthwise;
 pub mod digest;
 mod error;
+mod float16;
 mod fold;
 mod guard;
 pub mod image;
@@ -23,7 +24,6 @@ mod rewrite;
 mod specialize;
 mod symbols;
 mod tensor;
-mod upsample;
 
 pub use error::{Error, PanicStage, Result};
 pub use inspect::{inspect, Inspection, UnsupportedNode};

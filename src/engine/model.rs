@@ -10,7 +10,8 @@ use tract_onnx::tract_hir::infer::{Factoid, InferenceNode};
 use super::error::{Error, PanicStage, Result};
 use super::specialize::{self, Specializer};
 use super::tensor::Tensor;
-use super::{depthwise, fold, guard, int8conv, qdq, symbols, upsample};
+use super::{depthwise, float16, fold, guard, int8conv, qdq, symbols};
+use crate::ops::{self, upsample};
 use super::inspect::{parse_proto, unsupported_nodes};
 use super::plan::{Plan, Ready};
 use super::tensor::datum_name;
@@ -204,10 +205,10 @@ impl Stage {
     }
 }
 
-/// tract-onnx with webinfer's own operator builders (ops tract-onnx lacks).
+/// tract-onnx with webinfer's own operators (`src/ops`: those tract-onnx lacks).
 pub(crate) fn front_end() -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
-    upsample::register(&mut onnx);
+    ops::register(&mut onnx);
     onnx
 }
 
@@ -241,6 +242,7 @@ impl Model {
         let outputs = proto.graph.as_ref().map(|g| g.output.iter().map(declared_info).collect()).unwrap_or_default();
         if let Some(graph) = proto.graph.as_mut() {
             fold::dequantize_constants(graph);
+            float16::compute_in_float32(graph);
             upsample::scales_as_input(graph);
             specialize::forget_value_info_symbols(graph);
         }

@@ -55,6 +55,11 @@ const PARAMETER_SLOTS: &[(&str, &[usize])] = &[
     ("HammingWindow", &[0]),
     ("BlackmanWindow", &[0]),
     ("MelWeightMatrix", &[0, 1, 2, 3, 4]),
+    // webinfer's own operators (src/ops)
+    ("AffineGrid", &[1]),
+    ("CenterCropPad", &[1]),
+    ("Col2Im", &[1, 2]),
+    ("MaxUnpool", &[2]),
 ];
 
 /// Names of the graph inputs that feed a parameter slot, directly or through `Cast`/`Identity`.

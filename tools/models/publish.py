@@ -3,13 +3,15 @@
 artifact and the manifest that tells the page how to fetch and feed it.
 
     python3 tools/models/publish.py MODEL.onnx --name NAME --images DIR --out DIST
-        [--labels FILE] [--resize 256 --crop 224 --mean 127 --std 128 --layout NCHW] [--no-quantize]
-        [--bucket s3://bucket/prefix]
+        [--labels FILE] [--resize 256 --crop 224 --mean 127 --std 128 --layout NCHW]
+        [--float16 | --no-quantize] [--bucket s3://bucket/prefix]
 
 Steps, each refusing to go on when it fails:
   1. inspect: webinfer's engine must support every op (named when it does not);
-  2. quantize (quantize.py) unless --no-quantize, calibrated on crops of DIR;
-  3. validate: int8 vs fp32 on held-out crops (top-1 agreement, max logit difference), and the
+  2. quantize (quantize.py) unless --no-quantize, calibrated on crops of DIR; or with --float16,
+     store the weights as float16 (onnxruntime's converter: half of fp32, no calibration; the
+     engine computes such a graph in float32, so it runs at fp32's speed);
+  3. validate: int8 (or float16) vs fp32 on held-out crops (top-1 agreement, max logit difference), and the
      artifact run through webinfer's own engine (the native CLI, same Rust code as the browser)
      against onnxruntime on the same input;
   4. write DIST/NAME.<sha256[:16]>.onnx and DIST/NAME.manifest.json, and print the upload
@@ -88,7 +90,13 @@ def value_infos(model):
     return [info(v) for v in graph.input if v.name not in initializers], [info(v) for v in graph.output]
 
 
-def publish(model, name, images, out, labels=None, spec=quantize.PREPROCESS, quantized=True):
+def to_float16(model, out):
+    """fp32 -> float16 weights, float32 inputs and outputs kept (the page feeds what it fed)."""
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+    onnx.save(convert_float_to_float16(onnx.load(str(model)), keep_io_types=True), str(out))
+
+
+def publish(model, name, images, out, labels=None, spec=quantize.PREPROCESS, quantized=True, float16=False):
     model, out = pathlib.Path(model), pathlib.Path(out)
     check_supported(model)
     input_name = quantize.input_name(model)
@@ -96,7 +104,10 @@ def publish(model, name, images, out, labels=None, spec=quantize.PREPROCESS, qua
     held_out = quantize.calibration_inputs(images, 14, seed=1, spec=spec)
     with tempfile.TemporaryDirectory() as tmp:
         artifact = pathlib.Path(tmp) / "model.onnx"
-        if quantized:
+        if float16:
+            to_float16(model, artifact)
+            validation = quantize.validate(model, artifact, held_out)
+        elif quantized:
             float_nodes = quantize.quantize(model, artifact, calibration)
             validation = {**quantize.validate(model, artifact, held_out), "float_nodes": float_nodes}
         else:
@@ -118,7 +129,7 @@ def publish(model, name, images, out, labels=None, spec=quantize.PREPROCESS, qua
         "schema": SCHEMA,
         "name": name,
         "model": {"url": filename, "sha256": digest, "bytes": len(data), "format": "onnx",
-                  "quantization": "int8-qdq" if quantized else "none"},
+                  "quantization": "float16" if float16 else "int8-qdq" if quantized else "none"},
         "inputs": inputs,
         "outputs": outputs,
         "preprocess": {**spec, "interpolation": "bilinear"},
@@ -158,7 +169,9 @@ def main():
     parser.add_argument("--std", type=float, default=128.0)
     parser.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW",
                         help="NHWC for models converted from TensorFlow/Keras")
-    parser.add_argument("--no-quantize", action="store_true")
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument("--no-quantize", action="store_true", help="publish the fp32 model as it is")
+    precision.add_argument("--float16", action="store_true", help="float16 weights instead of int8 (no calibration)")
     parser.add_argument("--bucket", default="s3://YOUR-BUCKET/models", help="for the printed upload commands")
     args = parser.parse_args()
     labels = None
@@ -170,7 +183,8 @@ def main():
     spec = {**quantize.PREPROCESS, "resize": args.resize, "crop": args.crop,
             "mean": [args.mean] * 3, "std": [args.std] * 3, "layout": args.layout}
     try:
-        path, manifest = publish(args.model, args.name, args.images, args.out, labels, spec, not args.no_quantize)
+        path, manifest = publish(args.model, args.name, args.images, args.out, labels, spec, not args.no_quantize,
+                                 args.float16)
     except Refused as e:
         print(f"publish: refused: {e}", file=sys.stderr)
         sys.exit(1)

@@ -54,12 +54,25 @@ def test_small_model_round_trip(noise_images, tmp_path):
     assert v["engine_top1_matches"] and v["engine_max_abs_diff"] <= 0.05
 
 
+def test_small_model_as_float16(noise_images, tmp_path):
+    """float16 weights: about half the bytes, no calibration, and the engine agrees with onnxruntime."""
+    path, _ = publish.publish(FIXTURES / "conv_f32.onnx", "conv16", noise_images, tmp_path / "dist", spec=SMALL,
+                              float16=True)
+    manifest = check_manifest(path)
+    assert manifest["model"]["quantization"] == "float16"
+    assert manifest["inputs"] == [{"name": "image", "type": "float32", "dims": [1, 3, 16, 16], "layout": "NCHW"}]
+    v = manifest["validation"]
+    assert v["samples"] == 4 * 14 and v["top1_agreement"] == 1.0 and v["max_abs_diff"] <= 2e-3, v
+    assert v["engine_top1_matches"] and v["engine_max_abs_diff"] <= 2e-3, v
+    assert manifest["model"]["bytes"] < 0.7 * manifest["source"]["bytes"]
+
+
 def test_refuses_what_the_engine_cannot_run(noise_images, tmp_path):
     out = subprocess.run([sys.executable, str(pathlib.Path(publish.__file__)), str(FIXTURES / "unsupported_op.onnx"),
                           "--name", "det", "--images", str(noise_images), "--out", str(tmp_path / "dist"),
                           "--no-quantize"], capture_output=True, text=True)
     assert out.returncode == 1
-    assert "webinfer's engine cannot run Det (node determinant)" in out.stderr, out.stderr
+    assert "webinfer's engine cannot run TfIdfVectorizer (node ngrams)" in out.stderr, out.stderr
     assert not (tmp_path / "dist").exists(), "nothing is written for a refused model"
 
 

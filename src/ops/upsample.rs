@@ -16,12 +16,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::bail;
 use tract_onnx::tract_hir::infer::InferenceOp;
 
-/// Adds the Upsample builder to tract-onnx's operator register.
-pub(crate) fn register(onnx: &mut tract_onnx::Onnx) {
-    onnx.op_register.insert("Upsample", build);
-}
-
-fn build(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+pub(super) fn build(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     let Some(&resize) = ctx.framework.op_register.0.get("Resize") else { bail!("tract-onnx has no Resize builder") };
     if node.input.len() != 2 {
         bail!("Upsample needs its scales as a second input or a `scales` attribute");
