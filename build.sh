@@ -333,6 +333,9 @@ run_tests() {
   # and the browser suite's server find them: it serves the crate root and no symlink out of it.
   rm -rf target/onnx-node-tests && mkdir -p target
   cp -r "${WEBINFER_ONNX_CASES:-$HOME/.cache/webinfer/onnx-node-tests-1.17.0}" target/onnx-node-tests
+  # Silero VAD's models, likewise (tests/fixtures/make_recurrent.py).
+  rm -rf target/silero-vad
+  cp -r "${WEBINFER_VAD_MODELS:-$HOME/.cache/webinfer/silero-vad-6.2.0}" target/silero-vad
   say "native tests: engine, CLI and ONNX conformance"
   cargo test --release --locked --workspace --tests 2>&1 | tee -a "$log"
   say "supply chain: licenses, bans and sources of every crate (deny.toml)"

@@ -477,3 +477,38 @@ fn a_size_that_cannot_be_planned_is_an_error_and_the_plan_keeps_working() {
     assert!(err.contains("for inputs of dims [1,3,15,16]"), "{err}");
     assert_eq!(check_cases_of("dynamic", "unet_dynamic", &mut unet), 4);
 }
+
+/// Silero VAD (the silero-vad 6.2.0 wheel's three ONNX files, fetched by tools/setup.sh): a
+/// recurrent model with `If` branches on shapes and, in `silero_vad.onnx`, on its sample-rate
+/// input. Each runs over consecutive chunks with the state it returned fed back, as an app
+/// streams audio, and matches onnxruntime at every step (tests/fixtures/make_recurrent.py);
+/// `silero_vad.onnx` runs at 16 kHz and then at 8 kHz in the same plan.
+#[test]
+fn recurrent_model_threads_its_state_like_onnxruntime() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/silero-vad");
+    let expected = expected("recurrent");
+    let mut plans: Vec<(String, Plan)> = Vec::new();
+    for case in expected["cases"].as_array().unwrap() {
+        let name = case["model"].as_str().unwrap();
+        let bytes = read(dir.join(name));
+        assert_eq!(webinfer::engine::digest::sha256_hex(&bytes), case["sha256"].as_str().unwrap(), "{name}: another file");
+        if !plans.iter().any(|(n, _)| n == name) {
+            plans.push((name.to_string(), Model::load(&bytes).unwrap().plan().unwrap_or_else(|e| panic!("{name}: {e}"))));
+        }
+        let plan = &mut plans.iter_mut().find(|(n, _)| n == name).unwrap().1;
+        let rate = case["rate"].as_i64().unwrap();
+        let mut state = Tensor::new(vec![2, 1, 128], TensorData::F32(vec![0.0; 256]));
+        for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
+            let label = format!("{name} at {rate} Hz, step {i}");
+            let mut inputs = feeds(step);
+            inputs.push(("state".into(), state.clone()));
+            let outputs = plan.run(inputs).unwrap_or_else(|e| panic!("{label}: {e}"));
+            for (out, got) in &outputs {
+                let want = tensor(&step["outputs"][out]);
+                assert_eq!(got.dims, want.dims, "{label} {out}: dims");
+                assert_close(&format!("{label} {out}"), &want.data.to_f64(), &got.data.to_f64(), 1e-4);
+            }
+            state = outputs.into_iter().find(|(out, _)| out == "stateN").unwrap().1;
+        }
+    }
+}

@@ -669,6 +669,38 @@ async fn onnx_conformance_cases_listed_as_passing_pass_in_the_browser() {
     assert!(failures.is_empty(), "{} of {} listed passes fail here:\n{}", failures.len(), passes.len(), failures.join("\n"));
 }
 
+/// Silero VAD, a real recurrent model with `If` branches (tests/fixtures/make_recurrent.py): each
+/// of the silero-vad wheel's three files runs over consecutive chunks with the state it returned
+/// fed back, matching onnxruntime at every step; `silero_vad.onnx` at 16 kHz, then 8 kHz.
+#[wasm_bindgen_test]
+async fn recurrent_model_threads_its_state_like_onnxruntime() {
+    let expected = fetch_json(&format!("/{FIXTURES}/expected/recurrent.json")).await.unwrap();
+    let mut sessions: Vec<(String, Session)> = Vec::new();
+    for case in Array::from(&get(&expected, "cases")).iter() {
+        let name = get(&case, "model").as_string().unwrap();
+        if !sessions.iter().any(|(n, _)| *n == name) {
+            let session = create(format!("/target/silero-vad/{name}"), None).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+            sessions.push((name.clone(), session));
+        }
+        let session = &mut sessions.iter_mut().find(|(n, _)| *n == name).unwrap().1;
+        let state_dims = Array::of3(&2.into(), &1.into(), &128.into());
+        let mut state: JsValue = {
+            let zeros = Object::new();
+            Reflect::set(&zeros, &"data".into(), &Float32Array::new_with_length(256)).unwrap();
+            Reflect::set(&zeros, &"dims".into(), &state_dims).unwrap();
+            zeros.into()
+        };
+        for (i, step) in Array::from(&get(&case, "steps")).iter().enumerate() {
+            let label = format!("{name} at {} Hz, step {i}", get(&case, "rate").as_f64().unwrap());
+            let feeds = to_feeds(&get(&step, "inputs"));
+            Reflect::set(&feeds, &"state".into(), &state).unwrap();
+            let outputs = run(session, feeds).unwrap_or_else(|e| panic!("{label}: {e}"));
+            check_case(&label, &outputs, &step, 1e-4);
+            state = get(&outputs, "stateN");
+        }
+    }
+}
+
 /// A float16 feed given as a `Float16Array` (where the browser has one) is the same as its bit
 /// patterns in a `Uint16Array`; outputs come back as bit patterns.
 #[wasm_bindgen_test]

@@ -130,3 +130,26 @@ PY
   rm -rf "$ONNX_CASES/.x" "$wheel_dir"
   touch "$ONNX_CASES/.complete"
 fi
+
+# A real recurrent model with branches (tests/fixtures/make_recurrent.py): Silero VAD, the three
+# ONNX files the silero-vad 6.2.0 wheel ships (MIT), pinned by digest; only they are extracted.
+VAD_MODELS=${WEBINFER_VAD_MODELS:-$HOME/.cache/webinfer/silero-vad-6.2.0}
+VAD_WHEEL=silero_vad-6.2.0-py3-none-any.whl
+VAD_WHEEL_SHA256=8a31f1e58e73cdc20820d842f757e678e0ae1b0ee1cb7b8aa50f20f8fd7f7638
+if [[ ! -f $VAD_MODELS/.complete ]]; then
+  say "fetching Silero VAD's ONNX models (silero-vad 6.2.0 wheel, 6 MB)"
+  wheel_dir=$(mktemp -d)
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary :all: \
+    -d "$wheel_dir" silero-vad==6.2.0
+  echo "$VAD_WHEEL_SHA256  $wheel_dir/$VAD_WHEEL" | sha256sum --check --quiet
+  rm -rf "$VAD_MODELS" && mkdir -p "$VAD_MODELS"
+  python3 - "$wheel_dir/$VAD_WHEEL" "$VAD_MODELS" <<'PY'
+import pathlib, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel:
+    for name in wheel.namelist():
+        if name.startswith("silero_vad/data/") and name.endswith(".onnx"):
+            (pathlib.Path(sys.argv[2]) / pathlib.Path(name).name).write_bytes(wheel.read(name))
+PY
+  rm -rf "$wheel_dir"
+  touch "$VAD_MODELS/.complete"
+fi

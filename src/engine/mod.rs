@@ -22,7 +22,7 @@ mod plan;
 mod qdq;
 mod rewrite;
 mod specialize;
-mod symbols;
+pub(crate) mod symbols;
 mod tensor;
 
 pub use error::{Error, PanicStage, Result};

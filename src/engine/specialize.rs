@@ -78,6 +78,50 @@ pub(crate) fn parameter_inputs(graph: &GraphProto) -> Vec<String> {
             }
         }
     }
+    for name in settings_deciding_branches(graph) {
+        if inputs.contains(&name.as_str()) && !found.contains(&name) {
+            found.push(name);
+        }
+    }
+    found
+}
+
+/// Graph inputs that are settings, not data (integer or boolean, at most 8 values: a sample
+/// rate, a mode) and from which an `If` condition is computed. Baked in, they make the condition
+/// a constant, and the plan holds only the branch taken (ops/conditional.rs): a model whose
+/// branches differ in shape, or are only valid for some settings, plans at all.
+fn settings_deciding_branches(graph: &GraphProto) -> Vec<String> {
+    use tract_onnx::pb::tensor_proto::DataType;
+    use tract_onnx::pb::type_proto;
+    let is_setting = |info: &tract_onnx::pb::ValueInfoProto| {
+        let Some(type_proto::Value::TensorType(t)) = info.r#type.as_ref().and_then(|t| t.value.as_ref()) else { return false };
+        let integer = [DataType::Bool, DataType::Int8, DataType::Int16, DataType::Int32, DataType::Int64, DataType::Uint8]
+            .iter()
+            .any(|&d| t.elem_type == d as i32);
+        let small = t.shape.as_ref().is_some_and(|s| {
+            use tract_onnx::pb::tensor_shape_proto::dimension::Value;
+            s.dim.len() <= 1 && s.dim.iter().all(|d| matches!(d.value, Some(Value::DimValue(v)) if v <= 8))
+        });
+        integer && small
+    };
+    let settings: Vec<&str> = graph.input.iter().filter(|i| is_setting(i)).map(|i| i.name.as_str()).collect();
+    let mut found = Vec::new();
+    for node in graph.node.iter().filter(|n| n.op_type == "If") {
+        // Everything the condition is computed from, back to the graph's inputs.
+        let mut pending: Vec<&str> = node.input.first().map(String::as_str).into_iter().collect();
+        let mut seen: HashSet<&str> = HashSet::new();
+        while let Some(name) = pending.pop() {
+            if !seen.insert(name) {
+                continue;
+            }
+            if settings.contains(&name) && !found.iter().any(|f| f == name) {
+                found.push(name.to_string());
+            }
+            if let Some(producer) = graph.node.iter().find(|n| n.output.iter().any(|o| o == name)) {
+                pending.extend(producer.input.iter().map(String::as_str).filter(|i| !i.is_empty()));
+            }
+        }
+    }
     found
 }
 

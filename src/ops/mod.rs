@@ -11,7 +11,9 @@ mod affine_grid;
 mod binarizer;
 mod center_crop_pad;
 mod col2im;
+mod conditional;
 mod det;
+mod loops;
 mod lp_pool;
 mod max_unpool;
 mod nll_loss;
@@ -37,6 +39,8 @@ const OPERATORS: &[(&str, Builder)] = &[
     ("CenterCropPad", center_crop_pad::build),
     ("Col2Im", col2im::build),
     ("Det", det::build),
+    ("If", conditional::build),
+    ("Loop", loops::build),
     ("LpPool", lp_pool::build),
     ("MaxUnpool", max_unpool::build),
     ("NegativeLogLikelihoodLoss", nll_loss::build),
