@@ -109,10 +109,11 @@ fn float16_weights_compute_in_float32() {
 
 /// Empty batches and infinities: onnxruntime's answers (infinities and the NaN they make through
 /// MatMul, Relu, an empty output), not an error and not a panic. Likewise the operators webinfer
-/// adds to tract (`ops`: Upsample).
+/// adds to tract (`ops`, src/ops), and scikit-learn pipelines converted by skl2onnx against
+/// scikit-learn's own predictions (`sklearn`: the ai.onnx.ml operators).
 #[test]
 fn edge_cases_and_added_ops_match_onnxruntime() {
-    let files = [expected("edge_cases"), expected("ops")];
+    let files = [expected("edge_cases"), expected("ops"), expected("sklearn")];
     for case in files.iter().flat_map(|f| f["cases"].as_array().unwrap()) {
         let label = format!("{} ({})", case["label"].as_str().unwrap(), case["model"].as_str().unwrap());
         let mut plan = plan(case["model"].as_str().unwrap());

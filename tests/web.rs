@@ -114,11 +114,12 @@ async fn fixtures_from_urls_match_onnxruntime() {
 }
 
 /// Empty batches, NaN and infinities give onnxruntime's answers, and the session keeps working;
-/// so do the operators webinfer adds to tract (`ops`: Upsample).
+/// so do the operators webinfer adds to tract (`ops`, src/ops), and scikit-learn pipelines
+/// converted by skl2onnx give scikit-learn's predictions (`sklearn`).
 #[wasm_bindgen_test]
 async fn edge_cases_and_added_ops_match_onnxruntime() {
     let mut cases = Vec::new();
-    for file in ["edge_cases", "ops"] {
+    for file in ["edge_cases", "ops", "sklearn"] {
         let expected = fetch_json(&format!("/{FIXTURES}/expected/{file}.json")).await.unwrap();
         cases.extend(Array::from(&get(&expected, "cases")).iter());
     }

@@ -21,6 +21,7 @@ mod reverse_sequence;
 mod roi_align;
 mod scaler;
 mod softmax_cross_entropy_loss;
+mod tree_ensemble_regressor;
 mod unique;
 pub(crate) mod upsample;
 
@@ -48,6 +49,7 @@ const OPERATORS: &[(&str, Builder)] = &[
     ("RoiAlign", roi_align::build),
     ("Scaler", scaler::build),
     ("SoftmaxCrossEntropyLoss", softmax_cross_entropy_loss::build),
+    ("TreeEnsembleRegressor", tree_ensemble_regressor::build),
     ("Unique", unique::build),
     ("Upsample", upsample::build),
 ];
