@@ -317,6 +317,15 @@ browser_tests_webkit() {
   grep -q "Running headless tests in Safari" "$out" || { say "the WebKit suite did not run in WebKitWebDriver"; exit 1; }
 }
 
+# The test data tools/setup.sh fetches (ONNX's node conformance cases, Silero VAD's models for
+# tests/fixtures/make_recurrent.py), copied where the native runner and the browser suites'
+# server find them: it serves the crate root and no symlink out of it.
+test_data() {
+  rm -rf target/onnx-node-tests target/silero-vad && mkdir -p target
+  cp -r "${WEBINFER_ONNX_CASES:-$HOME/.cache/webinfer/onnx-node-tests-1.17.0}" target/onnx-node-tests
+  cp -r "${WEBINFER_VAD_MODELS:-$HOME/.cache/webinfer/silero-vad-6.2.0}" target/silero-vad
+}
+
 # What every browser suite runs under: the shipped build's flags and profile (one build for all
 # of them and pkg/), and a test timeout long enough for the conformance cases.
 with_browser_suite_build() {
@@ -329,13 +338,7 @@ run_tests() {
   build_demo_model
   local log=target/test-output.log
   : > "$log"
-  # ONNX's node conformance cases (tools/setup.sh extracts them), copied where the native runner
-  # and the browser suite's server find them: it serves the crate root and no symlink out of it.
-  rm -rf target/onnx-node-tests && mkdir -p target
-  cp -r "${WEBINFER_ONNX_CASES:-$HOME/.cache/webinfer/onnx-node-tests-1.17.0}" target/onnx-node-tests
-  # Silero VAD's models, likewise (tests/fixtures/make_recurrent.py).
-  rm -rf target/silero-vad
-  cp -r "${WEBINFER_VAD_MODELS:-$HOME/.cache/webinfer/silero-vad-6.2.0}" target/silero-vad
+  test_data
   say "native tests: engine, CLI and ONNX conformance"
   cargo test --release --locked --workspace --tests 2>&1 | tee -a "$log"
   say "supply chain: licenses, bans and sources of every crate (deny.toml)"
@@ -399,7 +402,7 @@ case "${1:-serve}" in
   site) build_site ;;
   slug) build_slug ;;
   e2e) shift; run_e2e "$@" ;;
-  webkit) browser_tests_webkit ;;
+  webkit) test_data && browser_tests_webkit ;;
   bench) shift; run_bench "$@" ;;
   fuzz) shift; run_fuzz "$@" ;;
   test) run_tests ;;

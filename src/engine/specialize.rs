@@ -9,7 +9,7 @@
 //! as a constant, and kept: later runs with the same shapes and parameter values reuse it, as
 //! onnxruntime-web reuses its per-shape kernels. A few plans are kept, most recent first.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use tract_onnx::pb::GraphProto;
 
@@ -105,6 +105,8 @@ fn settings_deciding_branches(graph: &GraphProto) -> Vec<String> {
         integer && small
     };
     let settings: Vec<&str> = graph.input.iter().filter(|i| is_setting(i)).map(|i| i.name.as_str()).collect();
+    let producers: HashMap<&str, &tract_onnx::pb::NodeProto> =
+        graph.node.iter().flat_map(|n| n.output.iter().map(move |o| (o.as_str(), n))).collect();
     let mut found = Vec::new();
     for node in graph.node.iter().filter(|n| n.op_type == "If") {
         // Everything the condition is computed from, back to the graph's inputs.
@@ -117,7 +119,7 @@ fn settings_deciding_branches(graph: &GraphProto) -> Vec<String> {
             if settings.contains(&name) && !found.iter().any(|f| f == name) {
                 found.push(name.to_string());
             }
-            if let Some(producer) = graph.node.iter().find(|n| n.output.iter().any(|o| o == name)) {
+            if let Some(producer) = producers.get(name) {
                 pending.extend(producer.input.iter().map(String::as_str).filter(|i| !i.is_empty()));
             }
         }

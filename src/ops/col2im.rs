@@ -126,26 +126,27 @@ impl super::Compute for Col2ImKernel {
         ensure!(rows % block_size == 0, "Col2Im: {rows} rows are not a whole number of {block_size}-element blocks");
         ensure!(columns == blocks.iter().product::<usize>(), "Col2Im: {columns} columns, but {blocks:?} blocks fit the image");
         let channels = rows / block_size;
+        // Where block offset k of block l lands in the image (None: in the padding). The same for
+        // every image and channel, so computed once.
+        let (mut at_block, mut at_offset) = (vec![0; n], vec![0; n]);
+        let mut pixels = Vec::with_capacity(block_size * columns);
+        for k in 0..block_size {
+            unravel(k, &self.block, &mut at_offset);
+            for l in 0..columns {
+                unravel(l, &blocks, &mut at_block);
+                pixels.push((0..n).try_fold(0, |pixel, i| {
+                    let p = (at_block[i] * self.strides[i] + at_offset[i] * self.dilations[i]).checked_sub(self.pads[i])?;
+                    (p < self.image[i]).then_some(pixel * self.image[i] + p)
+                }));
+            }
+        }
         let x = super::floats(&inputs[0])?;
         let mut y = vec![0.0; batch * channels * image_size];
-        let (mut at_block, mut at_offset) = (vec![0; n], vec![0; n]);
-        for b in 0..batch {
-            for c in 0..channels {
-                for k in 0..block_size {
-                    unravel(k, &self.block, &mut at_offset);
-                    let row = &x[((b * channels + c) * block_size + k) * columns..][..columns];
-                    'column: for (l, &v) in row.iter().enumerate() {
-                        unravel(l, &blocks, &mut at_block);
-                        let mut pixel = 0;
-                        for i in 0..n {
-                            let p = (at_block[i] * self.strides[i] + at_offset[i] * self.dilations[i]) as isize - self.pads[i] as isize;
-                            if p < 0 || p as usize >= self.image[i] {
-                                continue 'column;
-                            }
-                            pixel = pixel * self.image[i] + p as usize;
-                        }
-                        y[(b * channels + c) * image_size + pixel] += v;
-                    }
+        // One (image, channel) plane of the input per plane of the output.
+        for (rows, image) in x.chunks(block_size * columns).zip(y.chunks_mut(image_size)) {
+            for (&v, pixel) in rows.iter().zip(&pixels) {
+                if let Some(pixel) = *pixel {
+                    image[pixel] += v;
                 }
             }
         }

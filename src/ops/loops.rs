@@ -180,18 +180,15 @@ impl InferenceOp for Loop {
         mapping: &HashMap<OutletId, OutletId>,
     ) -> TractResult<TVec<OutletId>> {
         let mut kernel = self.kernel();
-        let outer: TVec<InferenceFact> =
-            node.inputs.iter().skip(self.first_carried()).map(|o| source.outlet_fact(*o).cloned()).collect::<TractResult<_>>()?;
         let trips = target.symbols.new_with_prefix("trips");
-        for (ix, (dt, shape)) in self.output_shapes(&outer).into_iter().enumerate() {
+        for ix in 0..self.carried + self.scans {
+            // What `infer_facts` settled; dims it left open (they differ between iterations, or
+            // count them) become symbols the run binds.
             let fact = source.outlet_fact(OutletId::new(node.id, ix))?;
-            let dt = dt.or_else(|| fact.datum_type.concretize()).context("Loop: an output's type is unknown")?;
-            let dims = shape.context("Loop: an output whose rank the body does not settle")?;
-            // Dims that differ between iterations (or that analysis could not fix) are symbols.
-            let dims: TVec<TDim> = dims
-                .into_iter()
-                .enumerate()
-                .map(|(axis, d)| match d {
+            let dt = fact.datum_type.concretize().context("Loop: an output's type is unknown")?;
+            let rank = fact.shape.rank().concretize().context("Loop: an output whose rank the body does not settle")?;
+            let dims: TVec<TDim> = (0..rank as usize)
+                .map(|axis| match fact.shape.dim(axis).and_then(|d| d.concretize()) {
                     Some(d) => d,
                     None if ix >= self.carried && axis == 0 => trips.to_dim(),
                     None => target.symbols.new_with_prefix("loop").to_dim(),
@@ -280,7 +277,8 @@ impl LoopKernel {
         for (ix, scan) in scans.into_iter().enumerate() {
             results.push(if scan.is_empty() {
                 // No iteration ran: an empty stack of the body's output shape, where it is known.
-                let fact = &self.facts[self.carried + ix];
+                // (Evaluated outside a plan, as when folding constants, there are no facts.)
+                let fact = self.facts.get(self.carried + ix).context("Loop: no iteration ran and the output's shape is unknown")?;
                 let mut shape: TVec<usize> = fact.shape.iter().map(|d| d.to_usize().unwrap_or(0)).collect();
                 if let Some(first) = shape.first_mut() {
                     *first = 0;

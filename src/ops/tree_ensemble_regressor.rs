@@ -190,7 +190,7 @@ impl super::Compute for Forest {
 
     fn eval(&self, _symbols: &SymbolValues, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let rows = inputs[0].shape()[0];
-        let x: Vec<f32> = super::floats(&inputs[0])?.into_iter().map(|v| v as f32).collect();
+        let x: Vec<f32> = inputs[0].cast_to::<f32>()?.to_plain_array_view::<f32>()?.iter().copied().collect();
         let width = if rows == 0 { 0 } else { x.len() / rows };
         let mut out = Vec::with_capacity(rows * self.targets);
         for r in 0..rows {
