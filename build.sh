@@ -402,7 +402,7 @@ case "${1:-serve}" in
   site) build_site ;;
   slug) build_slug ;;
   e2e) shift; run_e2e "$@" ;;
-  webkit) test_data && browser_tests_webkit ;;
+  webkit) build_demo_model && test_data && browser_tests_webkit ;;
   bench) shift; run_bench "$@" ;;
   fuzz) shift; run_fuzz "$@" ;;
   test) run_tests ;;
