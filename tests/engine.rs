@@ -37,6 +37,7 @@ fn tensor(json: &Value) -> Tensor {
     let ints = || data.iter().map(|v| v.as_i64().unwrap());
     let data = match DType::from_name(json["type"].as_str().unwrap()).unwrap() {
         DType::F32 => TensorData::F32(data.iter().map(|v| json_float(v.as_f64(), v.as_str()) as f32).collect()),
+        DType::F64 => TensorData::F64(data.iter().map(|v| json_float(v.as_f64(), v.as_str())).collect()),
         DType::F16 => TensorData::F16(data.iter().map(|v| f16::from_f64(v.as_f64().unwrap()).to_bits()).collect()),
         DType::I8 => TensorData::I8(ints().map(|v| v as i8).collect()),
         DType::U8 => TensorData::U8(ints().map(|v| v as u8).collect()),
@@ -466,6 +467,35 @@ fn models_planned_per_feeds_match_onnxruntime_at_every_size() {
     let other = &expected("dynamic")["cases"][1];
     let err = pinned.run(feeds(other)).unwrap_err().to_string();
     assert!(err.contains("expects shape [1,3,32,48]"), "{err}");
+}
+
+/// Dynamic axes as real exporters write them (tests/fixtures/make_exports.py): ultralytics'
+/// YOLOv8 exported with `dynamic=True` (batch, height and width symbolic in the input, the output
+/// and `value_info`), and a transformer encoder with a dynamic sequence length from torch's
+/// TorchScript and dynamo exporters. Unpinned, each runs at a new size on each call and matches
+/// onnxruntime, a size seen before included: the encoders are planned once with symbolic batch and
+/// sequence, the YOLOv8 (upsampled maps meet skip connections) per size; pinned, it plans ahead.
+#[test]
+fn exported_models_with_dynamic_axes_match_onnxruntime_at_every_size() {
+    for (name, planning) in [("yolov8_dynamic", "per-shape"), ("encoder_torchscript", "ahead"), ("encoder_dynamo", "ahead")] {
+        let mut plan = Model::load(&model_bytes(name)).unwrap().plan().unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(plan.planning(), planning, "{name}");
+        let sizes = check_cases_of("exports", name, &mut plan);
+        assert!(sizes >= 2, "{name}: {sizes} sizes");
+        // Back to the first size, after others.
+        let first = expected("exports")["cases"].as_array().unwrap().iter().find(|c| c["model"] == name).unwrap().clone();
+        let again = plan.run(feeds(&first)).unwrap();
+        for (out_name, got) in &again {
+            assert_close(&format!("{name} again {out_name}"), &tensor(&first["outputs"][out_name]).data.to_f64(), &got.data.to_f64(), 1e-4);
+        }
+    }
+    let mut pinned = Model::load(&model_bytes("yolov8_dynamic")).unwrap();
+    pinned.set_input_shape("images", &[1, 3, 64, 32]).unwrap();
+    let mut pinned = pinned.plan().unwrap();
+    assert_eq!(pinned.planning(), "ahead");
+    let first = &expected("exports")["cases"][0];
+    let out = pinned.run(feeds(first)).unwrap();
+    assert_close("pinned yolov8", &tensor(&first["outputs"]["output0"]).data.to_f64(), &out[0].1.data.to_f64(), 1e-4);
 }
 
 /// A size the model cannot take (odd: the Resize's output no longer matches the skip

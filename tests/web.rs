@@ -759,3 +759,23 @@ async fn models_planned_per_feeds_match_onnxruntime_at_every_size() {
     let session = create(model_url("unet_dynamic"), pinned).await.unwrap();
     assert_eq!(get(&session.load_info().into(), "planning"), "ahead");
 }
+
+/// Dynamic axes as real exporters write them, in the browser: ultralytics' YOLOv8 exported with
+/// `dynamic=True` and a transformer encoder with a dynamic sequence length (torch's TorchScript
+/// and dynamo exporters), each run unpinned at several sizes in one session and matching
+/// onnxruntime (tests/fixtures/make_exports.py).
+#[wasm_bindgen_test]
+async fn exported_models_with_dynamic_axes_match_onnxruntime_at_every_size() {
+    let expected = fetch_json(&format!("/{FIXTURES}/expected/exports.json")).await.unwrap();
+    let cases: Array = get(&expected, "cases").unchecked_into();
+    for name in ["yolov8_dynamic", "encoder_torchscript", "encoder_dynamo"] {
+        let mut session = create(model_url(name), None).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mine: Vec<JsValue> = cases.iter().filter(|c| get(c, "model") == name).collect();
+        assert!(mine.len() >= 2, "{name}: {} sizes", mine.len());
+        // Every size, then the first again.
+        for (i, case) in mine.iter().chain(mine.first()).enumerate() {
+            let outputs = run(&mut session, to_feeds(&get(case, "inputs"))).unwrap_or_else(|e| panic!("{name} {i}: {e}"));
+            check_case(&format!("{name} case {i}"), &outputs, case, 1e-4);
+        }
+    }
+}

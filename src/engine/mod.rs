@@ -4,7 +4,6 @@
 //! bytes --[`digest`]--> verified bytes --[`Model::load`]--> [`Model`] --[`Model::plan`]--> [`Plan`]
 //! --[`Plan::run`]--> outputs. [`image`] turns pictures into inputs as a manifest describes.
 
-mod depthwise;
 pub mod digest;
 mod error;
 mod float16;
@@ -12,15 +11,10 @@ mod fold;
 mod guard;
 pub mod image;
 mod inspect;
-mod int8conv;
-mod int8gemm;
 #[cfg(all(test, target_arch = "wasm32"))]
 mod matmul_kernel_test;
 mod model;
-mod parallel;
 mod plan;
-mod qdq;
-mod rewrite;
 mod specialize;
 pub(crate) mod symbols;
 mod tensor;

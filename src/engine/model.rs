@@ -10,7 +10,7 @@ use tract_onnx::tract_hir::infer::{Factoid, InferenceNode};
 use super::error::{Error, PanicStage, Result};
 use super::specialize::{self, Specializer};
 use super::tensor::Tensor;
-use super::{depthwise, float16, fold, guard, int8conv, qdq, symbols};
+use super::{float16, fold, guard, symbols};
 use crate::ops::{self, upsample};
 use super::inspect::{parse_proto, unsupported_nodes};
 use super::plan::{Plan, Ready};
@@ -249,7 +249,10 @@ impl Model {
         let parameters = proto.graph.as_ref().map(specialize::parameter_inputs).unwrap_or_default();
         let graph = onnx.model_for_proto_model(&proto).map_err(Error::invalid_model)?;
         refuse_known_miscompilations(&graph)?;
-        let accepts_nan = proto.graph.as_ref().is_some_and(|g| g.node.iter().any(|n| matches!(n.op_type.as_str(), "IsNaN" | "IsInf")));
+        // NaN in a feed is an upstream bug, refused by name, unless the model reads it: tests for it,
+        // or trees that send a missing feature down a branch of their own.
+        let reads_nan = |op: &str| matches!(op, "IsNaN" | "IsInf" | "TreeEnsemble" | "TreeEnsembleRegressor" | "TreeEnsembleClassifier");
+        let accepts_nan = proto.graph.as_ref().is_some_and(|g| g.node.iter().any(|n| reads_nan(&n.op_type)));
         let mut model = Model { graph, outputs, accepts_nan, parameter_inputs: Vec::new() };
         let names: Vec<String> = model.inputs().into_iter().map(|i| i.name).collect();
         model.parameter_inputs = names.iter().enumerate().filter(|(_, n)| parameters.contains(n)).map(|(ix, _)| ix).collect();
@@ -373,16 +376,16 @@ impl Model {
                 return Err(Error::TooLarge { need, limit });
             }
         }
-        // Before declutter: it then walks a third fewer nodes on a QDQ model (int8 Lite0: 101 ->
-        // ~75 ms natively), and every pair is fused, input quantization included.
-        qdq::fuse_pairs(&mut typed).map_err(Error::plan)?;
+        // webinfer's kernels replace tract's nodes in two passes (the list: src/ops/mod.rs). QDQ
+        // pairs are fused before declutter: it then walks a third fewer nodes on a QDQ model (int8
+        // Lite0: 101 -> ~75 ms natively), and every pair is fused, input quantization included.
+        ops::before_declutter(&mut typed).map_err(Error::plan)?;
         typed.declutter().map_err(Error::plan)?;
         // Declutter turns run-time bounded slices into DynSlices with orphaned length symbols.
         let mut typed = symbols::rebind_orphans(typed).map_err(Error::plan)?;
-        // After declutter, so tract has chosen the layout (depthwise convolutions channels last
-        // in wasm), and after the fusion: it finds quantized activations by their QuantDequant node.
-        int8conv::rewrite(&mut typed).map_err(Error::plan)?;
-        depthwise::rewrite(&mut typed).map_err(Error::plan)?;
+        // The convolutions after declutter, so tract has chosen the layout (depthwise channels last
+        // in wasm), and after the fusion: they find quantized activations by their QuantDequant node.
+        ops::after_declutter(&mut typed).map_err(Error::plan)?;
         done(Stage::Decluttered);
         typed.optimize().map_err(Error::plan)?;
         done(Stage::Optimized);

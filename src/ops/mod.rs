@@ -1,26 +1,37 @@
-//! webinfer's own operators: ONNX operators tract-onnx 0.23 does not know, one file each, added
-//! to tract-onnx's operator register by [`register`], the one list of them.
+//! webinfer's own operators, one file each, in two lists:
 //!
-//! Each file holds an op builder (the node's attributes -> an op whose inference rules give tract
-//! the output's type and shape) and, where tract's own ops cannot express the operator, a kernel
-//! (`EvalOp`). Parameters that ONNX passes as inputs (a target shape, an image size) must be known
-//! when the node is wired: constants in the file, or graph inputs that `engine/specialize.rs`
-//! bakes in at the first run.
+//! - [`OPERATORS`]: ONNX operators tract-onnx 0.23 does not know, added to tract-onnx's operator
+//!   register by [`register`]. Each file holds an op builder (the node's attributes -> an op whose
+//!   inference rules give tract the output's type and shape) and, where tract's own ops cannot
+//!   express the operator, a kernel (`EvalOp`). Parameters that ONNX passes as inputs (a target
+//!   shape, an image size) must be known when the node is wired: constants in the file, or graph
+//!   inputs that `engine/specialize.rs` bakes in at the first run.
+//! - [`BEFORE_DECLUTTER`] and [`AFTER_DECLUTTER`]: faster kernels for what tract does run,
+//!   swapped in for tract's nodes while the engine plans (`engine/model.rs`): the int8 path
+//!   (quantize/dequantize pairs, convolutions and their int8 matrix product), depthwise
+//!   convolution, and the splitting of their work over the threaded build's pool (`parallel`).
 
 mod affine_grid;
 mod binarizer;
 mod center_crop_pad;
 mod col2im;
 mod conditional;
+mod depthwise;
 mod det;
+mod int8conv;
+mod int8gemm;
 mod loops;
 mod lp_pool;
 mod max_unpool;
 mod nll_loss;
+mod parallel;
+mod qdq;
 mod reverse_sequence;
+mod rewrite;
 mod roi_align;
 mod scaler;
 mod softmax_cross_entropy_loss;
+mod tree_ensemble;
 mod tree_ensemble_regressor;
 mod unique;
 pub(crate) mod upsample;
@@ -49,6 +60,7 @@ const OPERATORS: &[(&str, Builder)] = &[
     ("RoiAlign", roi_align::build),
     ("Scaler", scaler::build),
     ("SoftmaxCrossEntropyLoss", softmax_cross_entropy_loss::build),
+    ("TreeEnsemble", tree_ensemble::build),
     ("TreeEnsembleRegressor", tree_ensemble_regressor::build),
     ("Unique", unique::build),
     ("Upsample", upsample::build),
@@ -59,6 +71,31 @@ pub(crate) fn register(onnx: &mut tract_onnx::Onnx) {
     for &(name, build) in OPERATORS {
         onnx.op_register.insert(name, build);
     }
+}
+
+/// A pass returns how many nodes it replaced.
+type Pass = fn(&mut TypedModel) -> TractResult<usize>;
+
+/// Kernels swapped in for tract's nodes on the typed model, before tract's declutter.
+pub(crate) const BEFORE_DECLUTTER: &[(&str, Pass)] = &[("quantize-dequantize pairs", qdq::fuse_pairs)];
+
+/// Kernels swapped in after declutter, once tract has chosen each node's layout.
+pub(crate) const AFTER_DECLUTTER: &[(&str, Pass)] =
+    &[("int8 convolutions", int8conv::rewrite), ("depthwise convolutions", depthwise::rewrite)];
+
+pub(crate) fn before_declutter(model: &mut TypedModel) -> TractResult<()> {
+    run_passes(BEFORE_DECLUTTER, model)
+}
+
+pub(crate) fn after_declutter(model: &mut TypedModel) -> TractResult<()> {
+    run_passes(AFTER_DECLUTTER, model)
+}
+
+fn run_passes(passes: &[(&str, Pass)], model: &mut TypedModel) -> TractResult<()> {
+    for (what, pass) in passes {
+        pass(model).with_context(|| format!("webinfer's {what}"))?;
+    }
+    Ok(())
 }
 
 /// What one of webinfer's kernels computes; [`Kernel`] makes it an op tract can plan and run.

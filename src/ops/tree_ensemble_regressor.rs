@@ -1,10 +1,11 @@
-//! `TreeEnsembleRegressor` (ai.onnx.ml: what skl2onnx writes for scikit-learn's random forests,
-//! gradient boosting and decision trees used as regressors; tract has only the classifier). Each
-//! tree is walked from its root to a leaf for each row; the leaves' weights per target are
-//! aggregated over the trees (sum, average, min or max) and added to `base_values`. Sums are kept
-//! in f64, comparisons in the thresholds' f32, as onnxruntime compares.
+//! `TreeEnsembleRegressor` (ai.onnx.ml 1-3: what skl2onnx writes for scikit-learn's random
+//! forests, gradient boosting and decision trees used as regressors; tract has only the
+//! classifier). Its parallel `nodes_*`/`target_*` lists are read into the forest that
+//! `TreeEnsemble` (ai.onnx.ml 5) runs: the same walk, in float32 out.
 
 use std::collections::HashMap;
+
+use super::tree_ensemble::{Aggregate, Forest, ForestRules, Test, TreeNode};
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
@@ -44,7 +45,7 @@ pub(super) fn build(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box
         nodes.push(TreeNode {
             test,
             feature: features[i] as usize,
-            threshold: values[i],
+            threshold: values[i] as f64,
             yes,
             no,
             missing_goes_yes: missing_true.get(i).is_some_and(|&m| m != 0),
@@ -83,142 +84,7 @@ pub(super) fn build(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box
     ensure!(post == "NONE", "TreeEnsembleRegressor: post_transform {post} is not supported (only NONE)");
     let base: Vec<f64> = floats("base_values")?.into_iter().map(f64::from).collect();
     ensure!(base.is_empty() || base.len() == targets, "TreeEnsembleRegressor: {} base_values for {targets} targets", base.len());
-    let forest = Forest { nodes, roots: roots.into_iter().map(|(_, r)| r).collect(), targets, aggregate, base };
+    let roots = roots.into_iter().map(|(_, r)| r).collect();
+    let forest = Forest { name: "TreeEnsembleRegressor", nodes, roots, targets, aggregate, base, output: Some(f32::datum_type()) };
     Ok((expand(ForestRules(forest)), vec![]))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Test {
-    LessEqual,
-    Less,
-    GreaterEqual,
-    Greater,
-    Equal,
-    NotEqual,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Aggregate {
-    Sum,
-    Average,
-    Min,
-    Max,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct TreeNode {
-    /// None for a leaf.
-    test: Option<Test>,
-    feature: usize,
-    threshold: f32,
-    yes: usize,
-    no: usize,
-    missing_goes_yes: bool,
-    /// A leaf's (target, weight) contributions.
-    weights: Vec<(usize, f64)>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct Forest {
-    nodes: Vec<TreeNode>,
-    roots: Vec<usize>,
-    targets: usize,
-    aggregate: Aggregate,
-    base: Vec<f64>,
-}
-
-impl Eq for Forest {}
-
-impl Forest {
-    fn leaf(&self, root: usize, row: &[f32]) -> TractResult<&TreeNode> {
-        let mut at = root;
-        for _ in 0..=self.nodes.len() {
-            let node = &self.nodes[at];
-            let Some(test) = node.test else { return Ok(node) };
-            let x = *row.get(node.feature).with_context(|| format!("TreeEnsembleRegressor: feature {} of {}", node.feature, row.len()))?;
-            let yes = if x.is_nan() {
-                node.missing_goes_yes
-            } else {
-                let t = node.threshold;
-                match test {
-                    Test::LessEqual => x <= t,
-                    Test::Less => x < t,
-                    Test::GreaterEqual => x >= t,
-                    Test::Greater => x > t,
-                    Test::Equal => x == t,
-                    Test::NotEqual => x != t,
-                }
-            };
-            at = if yes { node.yes } else { node.no };
-        }
-        bail!("TreeEnsembleRegressor: a tree with a cycle")
-    }
-}
-
-#[derive(Debug, Clone)]
-struct ForestRules(Forest);
-
-impl Expansion for ForestRules {
-    fn name(&self) -> StaticName {
-        "TreeEnsembleRegressor".into()
-    }
-
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&outputs[0].datum_type, f32::datum_type())?;
-        s.equals(&inputs[0].rank, 2)?;
-        s.equals(&outputs[0].rank, 2)?;
-        s.equals(&outputs[0].shape[0], &inputs[0].shape[0])?;
-        s.equals(&outputs[0].shape[1], self.0.targets.to_dim())
-    }
-
-    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-        model.wire_node(prefix, super::Kernel(self.0.clone()), inputs)
-    }
-}
-
-impl super::Compute for Forest {
-    fn name(&self) -> StaticName {
-        "TreeEnsembleRegressor".into()
-    }
-
-    fn eval(&self, _symbols: &SymbolValues, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let rows = inputs[0].shape()[0];
-        let x: Vec<f32> = inputs[0].cast_to::<f32>()?.to_plain_array_view::<f32>()?.iter().copied().collect();
-        let width = if rows == 0 { 0 } else { x.len() / rows };
-        let mut out = Vec::with_capacity(rows * self.targets);
-        for r in 0..rows {
-            let row = &x[r * width..][..width];
-            let mut scores: Vec<Option<f64>> = vec![None; self.targets];
-            for &root in &self.roots {
-                for &(target, w) in &self.leaf(root, row)?.weights {
-                    let score = &mut scores[target];
-                    *score = Some(match (self.aggregate, *score) {
-                        (_, None) => w,
-                        (Aggregate::Sum | Aggregate::Average, Some(s)) => s + w,
-                        (Aggregate::Min, Some(s)) => s.min(w),
-                        (Aggregate::Max, Some(s)) => s.max(w),
-                    });
-                }
-            }
-            for (t, score) in scores.into_iter().enumerate() {
-                let mut v = score.unwrap_or(0.0);
-                if self.aggregate == Aggregate::Average {
-                    v /= self.roots.len().max(1) as f64;
-                }
-                out.push(v + self.base.get(t).copied().unwrap_or(0.0));
-            }
-        }
-        Ok(tvec![super::float_tensor(out, &[rows, self.targets], f32::datum_type())?.into_tvalue()])
-    }
-
-    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        Ok(tvec![f32::fact([inputs[0].shape[0].clone(), self.targets.to_dim()])])
-    }
 }

@@ -52,7 +52,7 @@ pub(super) fn report_crash() {
 }
 
 /// Runs `run` (a whole inference) on pool thread 0 while the other pool threads stay awake,
-/// taking the work that tract's parallel ops and `engine::parallel` split off (`rayon::yield_now`
+/// taking the work that tract's parallel ops and `ops::parallel` split off (`rayon::yield_now`
 /// steals and runs one job).
 /// Handing each op to the pool from the calling thread instead, or letting idle threads sleep
 /// between ops, costs a wake-up per op (Atomics.wait/notify): measured in Chromium here, that

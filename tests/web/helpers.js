@@ -1,6 +1,6 @@
 // Browser-side helpers for tests/web.rs, written the way a page would use the API.
 
-const TYPED = { float32: Float32Array, int8: Int8Array, uint8: Uint8Array, int32: Int32Array, bool: Uint8Array };
+const TYPED = { float32: Float32Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array, int32: Int32Array, bool: Uint8Array };
 
 /** Expected-output JSON inputs ({ type, dims, data: number[] }) as feeds a web developer would pass. */
 export function toFeeds(inputs) {

@@ -1,6 +1,6 @@
 //! Quantized 1x1 convolutions in int8. In a QDQ model a pointwise convolution reads activations
 //! that were just quantized (a [`QuantDequant`] node) and weights that are int8 values times a
-//! per-channel scale (folded to f32 by [`super::fold`]). tract declutters such a convolution
+//! per-channel scale (folded to f32 by `engine::fold`). tract declutters such a convolution
 //! into an f32 `EinSum` (`IHW,OI->OHW`, channels last on either side in wasm, where tract runs
 //! depthwise convolutions channels last) plus a bias `Add`. This pass gives the pair an op that
 //! multiplies the integers themselves ([`super::int8gemm`]) and scales the exact i32 sums once
