@@ -30,6 +30,7 @@ mod reverse_sequence;
 mod rewrite;
 mod roi_align;
 mod scaler;
+mod scan;
 mod softmax_cross_entropy_loss;
 mod tree_ensemble;
 mod tree_ensemble_regressor;
@@ -59,6 +60,7 @@ const OPERATORS: &[(&str, Builder)] = &[
     ("ReverseSequence", reverse_sequence::build),
     ("RoiAlign", roi_align::build),
     ("Scaler", scaler::build),
+    ("Scan", scan::build),
     ("SoftmaxCrossEntropyLoss", softmax_cross_entropy_loss::build),
     ("TreeEnsemble", tree_ensemble::build),
     ("TreeEnsembleRegressor", tree_ensemble_regressor::build),
