@@ -198,6 +198,63 @@ fn qdq_models_take_the_fused_paths() {
     assert_eq!(nodes("DequantizeLinear"), 0, "{listing:?}");
 }
 
+/// Linear and nearest `Resize` run on webinfer's kernel (src/ops/resize.rs) wherever tract-core
+/// takes the node; nearest with ONNX's default rounding stays on tract-onnx's op. Their numbers:
+/// `edge_cases_and_added_ops_match_onnxruntime`.
+#[test]
+fn resizes_run_on_webinfers_kernel() {
+    let cases = expected("ops");
+    let mut checked = 0;
+    for case in cases["cases"].as_array().unwrap() {
+        let model = case["model"].as_str().unwrap();
+        // The Resize fixtures, and the Upsample ones tract turns into a Resize.
+        if !model.starts_with("op_resize_") && !model.ends_with("_linear") {
+            continue;
+        }
+        let ops = plan(model).profile(feeds(case), 1, || 0.0).unwrap();
+        let ours = ops.iter().filter(|o| o.op == "SeparableResize").map(|o| o.nodes).sum::<usize>();
+        assert_eq!(ours, usize::from(model != "op_resize_nearest_default_down"), "{model}: {ops:?}");
+        checked += 1;
+    }
+    assert_eq!(checked, 10);
+}
+
+/// Softmax over an axis that is not the last runs on webinfer's kernel (src/ops/softmax.rs), and
+/// so does LogSoftmax, which tract turns into a softmax and a logarithm. Their numbers:
+/// `edge_cases_and_added_ops_match_onnxruntime`.
+#[test]
+fn softmax_across_an_inner_axis_runs_on_webinfers_kernel() {
+    let cases = expected("ops");
+    for (model, ours) in [("op_softmax_axis1", 1), ("op_softmax_axis0_large", 1), ("op_log_softmax_axis1", 1)] {
+        let case = cases["cases"].as_array().unwrap().iter().find(|c| c["model"] == model).unwrap();
+        let ops = plan(model).profile(feeds(case), 1, || 0.0).unwrap();
+        let nodes = ops.iter().filter(|o| o.op == "AxisSoftmax").map(|o| o.nodes).sum::<usize>();
+        assert_eq!(nodes, ours, "{model}: {ops:?}");
+    }
+}
+
+/// Arithmetic whose smaller operand repeats along the leading axes runs on a unicast kernel
+/// (src/ops/broadcast.rs) unless tract takes it itself (a long aligned run). Numbers:
+/// `edge_cases_and_added_ops_match_onnxruntime`.
+#[test]
+fn repeated_operands_run_on_a_unicast_kernel() {
+    let cases = expected("ops");
+    let models = [
+        ("op_broadcast_mul_channels_last", "MulRepeatedOperand"),
+        ("op_broadcast_add_lower_rank", "AddRepeatedOperand"),
+        ("op_broadcast_sub_larger_second", "SubFRepeatedOperand"),
+        ("op_broadcast_max_rows", "MaxRepeatedOperand"),
+        ("op_broadcast_add_run_of_3", "AddRepeatedOperand"),
+        ("op_broadcast_mul_run_of_24", "MulRepeatedOperand"),
+        ("op_broadcast_mul_aligned_run", "OptMulUnicast"),
+    ];
+    for (model, op) in models {
+        let case = cases["cases"].as_array().unwrap().iter().find(|c| c["model"] == model).unwrap();
+        let ops = plan(model).profile(feeds(case), 1, || 0.0).unwrap();
+        assert!(ops.iter().any(|o| o.op == op), "{model}: {ops:?}");
+    }
+}
+
 /// A quantize -> dequantize that only a pointwise convolution reads runs inside its int8 op; one
 /// that is also a model output stays. Both with quantize and dequantize scales that differ, and
 /// both give onnxruntime's numbers (`edge_cases_and_added_ops_match_onnxruntime`).

@@ -38,9 +38,8 @@ static KERNEL: LazyLock<DynKernel<8, 8, f32>> = LazyLock::new(|| {
 inventory::submit! { MmmRoutine { make: || KERNEL.mmm() } }
 
 /// Keeps this module in the link: wasm-ld drops an object file nothing references, and the
-/// registrations above with it (tract does the same for its kernels, `wasm::isa_set`). webinfer
-/// calls it before planning.
-pub fn keep() {
+/// registrations above with it (tract does the same for its kernels, `wasm::isa_set`).
+pub(crate) fn keep() {
     std::hint::black_box(kernel as unsafe fn(&[FusedKerSpec<f32>]) -> isize);
 }
 

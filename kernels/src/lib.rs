@@ -3,10 +3,23 @@
 //! for size: at opt-level "s" the same f32 kernel was slower than tract's (bench/PERFORMANCE.md,
 //! section 11). Nothing here is generic over tract's graph types, so the crate adds little code.
 //!
+//! - `f32_8x8`: the f32 matrix-product tile;
+//! - `binary`: broadcast `Add`/`Mul`/`Sub`, by scalar and same-length.
+//!
 //! On other targets the crate is empty: tract's native kernels are used there.
 
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod binary;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod f32_8x8;
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-pub use f32_8x8::{keep, NAME};
+pub use f32_8x8::NAME;
+
+/// Keeps every kernel module in the link: wasm-ld drops an object file nothing references, and
+/// the registrations in it with it. webinfer calls this before planning.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn keep() {
+    binary::keep();
+    f32_8x8::keep();
+}

@@ -4,6 +4,8 @@
 //! bytes --[`digest`]--> verified bytes --[`Model::load`]--> [`Model`] --[`Model::plan`]--> [`Plan`]
 //! --[`Plan::run`]--> outputs. [`image`] turns pictures into inputs as a manifest describes.
 
+#[cfg(all(test, target_arch = "wasm32"))]
+mod binary_kernel_test;
 pub mod digest;
 mod error;
 mod float16;

@@ -359,7 +359,8 @@ impl Model {
     }
 
     fn plan_unguarded(self, limit: Option<u64>, mut done: impl FnMut(Stage)) -> Result<Plan> {
-        // tract's f32 matrix products run on webinfer's kernel in wasm (webinfer-kernels).
+        // tract's f32 matrix products and broadcast arithmetic run on webinfer's kernels in wasm
+        // (webinfer-kernels).
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         webinfer_kernels::keep();
         // Names now, from the file: optimizing removes pass-through nodes (Identity, Dropout) and

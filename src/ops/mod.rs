@@ -9,10 +9,14 @@
 //! - [`BEFORE_DECLUTTER`] and [`AFTER_DECLUTTER`]: faster kernels for what tract does run,
 //!   swapped in for tract's nodes while the engine plans (`engine/model.rs`): the int8 path
 //!   (quantize/dequantize pairs, convolutions and their int8 matrix product), depthwise
-//!   convolution, and the splitting of their work over the threaded build's pool (`parallel`).
+//!   convolution, linear and nearest `Resize`, softmax over an axis that is not the last,
+//!   arithmetic with a per-channel operand in channels-last layout, and the splitting of their work over the threaded
+//!   build's pool (`parallel`). Broadcast arithmetic's wasm kernels are registered with tract
+//!   itself (the `webinfer-kernels` crate).
 
 mod affine_grid;
 mod binarizer;
+mod broadcast;
 mod center_crop_pad;
 mod col2im;
 mod conditional;
@@ -26,11 +30,13 @@ mod max_unpool;
 mod nll_loss;
 mod parallel;
 mod qdq;
+mod resize;
 mod reverse_sequence;
 mod rewrite;
 mod roi_align;
 mod scaler;
 mod scan;
+mod softmax;
 mod softmax_cross_entropy_loss;
 mod tree_ensemble;
 mod tree_ensemble_regressor;
@@ -82,8 +88,13 @@ type Pass = fn(&mut TypedModel) -> TractResult<usize>;
 pub(crate) const BEFORE_DECLUTTER: &[(&str, Pass)] = &[("quantize-dequantize pairs", qdq::fuse_pairs)];
 
 /// Kernels swapped in after declutter, once tract has chosen each node's layout.
-pub(crate) const AFTER_DECLUTTER: &[(&str, Pass)] =
-    &[("int8 convolutions", int8conv::rewrite), ("depthwise convolutions", depthwise::rewrite)];
+pub(crate) const AFTER_DECLUTTER: &[(&str, Pass)] = &[
+    ("int8 convolutions", int8conv::rewrite),
+    ("depthwise convolutions", depthwise::rewrite),
+    ("linear and nearest resizing", resize::rewrite),
+    ("softmax across an inner axis", softmax::rewrite),
+    ("arithmetic with a repeated operand", broadcast::rewrite),
+];
 
 pub(crate) fn before_declutter(model: &mut TypedModel) -> TractResult<()> {
     run_passes(BEFORE_DECLUTTER, model)
