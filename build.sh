@@ -264,6 +264,7 @@ run_bench() {
   build_site
   build_server
   cargo build --release --locked -p webinfer-cli
+  python3 bench/zoo.py target/bench-models/zoo  # keeps what it built before
   (cd bench && npm ci --no-audit --no-fund --loglevel=error)
   node bench/run.mjs "$@"
 }

@@ -1,11 +1,15 @@
 // webinfer vs onnxruntime-web, side by side in one headless Chromium on one machine, and again
 // in WebKit (WebKitGTK's MiniBrowser, through WebKitWebDriver).
 //
-//   node bench/run.mjs [--runs 50] [--warmup 5] [--out bench] [--smoke] [--render] [--no-webkit]
+//   node bench/run.mjs [--runs 50] [--warmup 5] [--zoo-runs 20] [--only REGEX] [--out bench]
+//                      [--smoke] [--render] [--no-webkit] [--no-zoo]
 //
-// (`./build.sh bench` builds what it needs first and runs it.) Writes OUT/results.json and
-// OUT/RESULTS.md. --smoke: the small model only, a few runs, into target/bench-smoke (the test
-// suite checks the harness runs; no timing is ever asserted).
+// (`./build.sh bench` builds what it needs first, the zoo included, and runs it.) Writes
+// OUT/results.json and OUT/RESULTS.md. --smoke: the small model only, a few runs, into
+// target/bench-smoke (the test suite checks the harness runs; no timing is ever asserted).
+// The zoo (bench/zoo.py: models from pinned PyPI packages and Keras models converted by
+// tools/models) runs --zoo-runs rounds per model in Chromium; --only keeps the models whose
+// name matches.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -24,6 +28,8 @@ const args = parseArgs(process.argv.slice(2));
 const SMOKE = args.smoke === true;
 const RUNS = Number(args.runs ?? (SMOKE ? 3 : 50));
 const WARMUP = Number(args.warmup ?? (SMOKE ? 1 : 5));
+const ZOO_RUNS = Number(args['zoo-runs'] ?? 20);
+const ZOO = path.join(ROOT, 'target/bench-models/zoo/zoo.json');
 const OUT = path.resolve(args.out ?? (SMOKE ? path.join(ROOT, 'target/bench-smoke') : HERE));
 const ORT_DIST = path.join(HERE, 'node_modules/onnxruntime-web/dist');
 const ORT_VERSION = JSON.parse(readFileSync(path.join(HERE, 'node_modules/onnxruntime-web/package.json'), 'utf8')).version;
@@ -33,14 +39,14 @@ function parseArgs(list) {
   const out = {};
   for (let i = 0; i < list.length; i++) {
     const key = list[i].replace(/^--/, '');
-    if (key === 'smoke' || key === 'render' || key === 'no-webkit') out[key] = true;
+    if (['smoke', 'render', 'no-webkit', 'no-zoo'].includes(key)) out[key] = true;
     else out[key] = list[++i];
   }
   return out;
 }
 
-/** The models: EfficientNet-Lite0 fp32 and int8 QDQ as the demo pipeline builds them, and a
- *  small conv net where per-call overhead dominates. */
+/** The models: EfficientNet-Lite0 fp32 and int8 QDQ as the demo pipeline builds them, a small
+ *  conv net where per-call overhead dominates, and the zoo. */
 function models() {
   const demo = path.join(ROOT, 'target/demo-model');
   const manifest = JSON.parse(readFileSync(path.join(demo, 'efficientnet-lite0.manifest.json'), 'utf8'));
@@ -49,15 +55,34 @@ function models() {
     { name: 'conv-small-f32', file: smallModel(), input: 'random', inputName: 'image', outputName: 'logits', dims: [1, 3, 16, 16] },
     { name: 'efficientnet-lite0-fp32', file: path.join(demo, 'work/efficientnet-lite0-fp32.onnx'), ...lite0 },
     { name: 'efficientnet-lite0-int8', file: path.join(demo, manifest.model.url), ...lite0 },
+    ...(args['no-zoo'] ? [] : SMOKE ? smokeZoo() : zooModels()),
   ];
   const dir = path.join(ROOT, 'target/bench-models');
   mkdirSync(dir, { recursive: true });
-  return (SMOKE ? all.slice(0, 1) : all).map((m) => {
+  // The small model always comes first: loading it takes each engine's one-time set-up
+  // (onnxruntime-web compiles its wasm in its first `create`) out of the others' create times.
+  const only = args.only ? new RegExp(args.only) : null;
+  return (SMOKE ? [all[0], ...all.filter((m) => m.zoo)] : all).filter((m, i) => i === 0 || !only || only.test(m.name)).map((m) => {
     if (!existsSync(m.file)) throw new Error(`${m.file} is missing: run ./build.sh model first`);
     const bytes = readFileSync(m.file);
     copyFileSync(m.file, path.join(dir, `${m.name}.onnx`));
     return { ...m, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), url: `/models/${m.name}.onnx` };
   });
+}
+
+/** The zoo bench/zoo.py wrote (`./build.sh bench` runs it): models this project was not tuned
+ *  on, each with its input (name, dtype, dims; `inputShapes` for dynamic dims). */
+function zooModels() {
+  if (!existsSync(ZOO)) throw new Error(`${ZOO} is missing: run python3 bench/zoo.py target/bench-models/zoo (./build.sh bench does)`);
+  return JSON.parse(readFileSync(ZOO, 'utf8')).map((m) => ({ ...m, zoo: true }));
+}
+
+/** The smoke run's zoo: Magika from its wheel (bench/zoo.py --packaged-only, no TensorFlow): an
+ *  int32 input with a dynamic batch dim, so the zoo's paths (dtype, `inputShapes`) run. */
+function smokeZoo() {
+  const dir = path.join(ROOT, 'target/bench-smoke-zoo');
+  execFileSync('python3', [path.join(HERE, 'zoo.py'), dir, '--packaged-only'], { stdio: 'inherit' });
+  return JSON.parse(readFileSync(path.join(dir, 'zoo.json'), 'utf8')).filter((m) => m.name === 'magika').map((m) => ({ ...m, zoo: true }));
 }
 
 /** Generated by bench/small_model.py (the fixtures' conv net, in an IR version both engines read). */
@@ -110,7 +135,9 @@ function snippets() {
 function nativeBaseline(model) {
   const cli = path.join(ROOT, 'target/release/webinfer');
   if (!existsSync(cli)) return null;
-  const out = execFileSync(cli, ['bench', model.file, '--runs', String(RUNS), '--warmup', String(WARMUP), '--json'], { encoding: 'utf8' });
+  const shapes = Object.entries(model.inputShapes ?? {}).flatMap(([name, dims]) => ['--shape', `${name}=${dims.join(',')}`]);
+  const runs = String(model.zoo ? ZOO_RUNS : RUNS);
+  const out = execFileSync(cli, ['bench', model.file, ...shapes, '--runs', runs, '--warmup', String(WARMUP), '--json'], { encoding: 'utf8' });
   return JSON.parse(out);
 }
 
@@ -181,18 +208,20 @@ async function latency(open, base, list, { ortThreads, builds }) {
   const engines = ortThreads ? [...builds, 'ort'] : builds;
   const out = { ort: ortStart, started, models: {} };
   for (const model of list) {
-    for (const e of engines) await page.evaluate(([e, m]) => bench.load(e, m), [e, model]);
-    const times = await page.evaluate(([e, m, o]) => bench.latency(e, m, o), [engines, model, { warmup: WARMUP, runs: RUNS }]);
+    const created = {};
+    for (const e of engines) created[e] = await page.evaluate(([e, m]) => bench.load(e, m), [e, model]);
+    const runs = model.zoo ? ZOO_RUNS : RUNS;
+    const times = await page.evaluate(([e, m, o]) => bench.latency(e, m, o), [engines, model, { warmup: WARMUP, runs }]);
     const agreement = {};
     if (ortThreads) for (const b of builds) agreement[b] = await page.evaluate(([m, b]) => bench.agreement(m, b), [model, b]);
     // By operator: the simd128 build beside onnxruntime-web; with the threads build beside it,
     // both, so the threads table shows which operators gain from the second thread.
     const profiled = ortThreads === 1 ? builds : ortThreads === 0 ? builds.filter((b) => b !== 'webinfer-relaxed') : [];
     const profileByBuild = {};
-    for (const b of profiled) profileByBuild[b] = await page.evaluate(([m, n, b]) => bench.profile(m, n, b), [model, SMOKE ? 2 : 10, b]);
+    for (const b of profiled) profileByBuild[b] = await page.evaluate(([m, n, b]) => bench.profile(m, n, b), [model, SMOKE ? 2 : model.zoo ? 3 : 10, b]);
     const s = Object.fromEntries(engines.map((e) => [e, stats(times[e])]));
     const ratio = s.webinfer && s.ort ? s.webinfer.median / s.ort.median : null;
-    out.models[model.name] = { ...s, ratio, agreement: agreement.webinfer, agreementByBuild: agreement, profile: profileByBuild.webinfer, profileByBuild };
+    out.models[model.name] = { ...s, ratio, created, agreement: agreement.webinfer, agreementByBuild: agreement, profile: profileByBuild.webinfer, profileByBuild };
     const ort = ortThreads ? `ort ${ortThreads} thread${ortThreads > 1 ? 's' : ''}` : 'ort not loaded';
     console.log(`${model.name} (${ort}): ${engines.map((e) => `${e} ${s[e].median.toFixed(2)} ms`).join(', ')}`);
   }
@@ -235,7 +264,8 @@ async function main() {
     onnxruntimeWeb: ORT_VERSION,
     runs: RUNS,
     warmup: WARMUP,
-    models: list.map(({ name, bytes, sha256 }) => ({ name, bytes, sha256 })),
+    zooRuns: ZOO_RUNS,
+    models: list.map(({ name, bytes, sha256, zoo, family, dims, dtype, quantization }) => ({ name, bytes, sha256, ...(zoo && { zoo, family, dims, dtype, quantization }) })),
     size: {
       webinfer: sizes([path.join(ROOT, 'pkg/webinfer_bg.wasm'), path.join(ROOT, 'pkg/webinfer.js')]),
       'webinfer-relaxed': sizes([path.join(ROOT, 'pkg/webinfer_relaxed_bg.wasm'), path.join(ROOT, 'pkg/webinfer_relaxed.js')]),
@@ -256,18 +286,20 @@ async function main() {
     results.latency = await latency(open, base, list, { ortThreads: 1, builds: ['webinfer', 'webinfer-relaxed'] });
     const lite = SMOKE ? list : list.filter((m) => m.name !== 'conv-small-f32');
     // relaxed-simd too: it is what Chromium would run if the classifier did not pick threads.
-    results.latencyThreads = await latency(open, base, lite, { ortThreads: 0, builds: ['webinfer', 'webinfer-relaxed', 'webinfer-threads'] });
+    // Lite0 only: the zoo's threads figure is the comparison with onnxruntime-web's threads.
+    results.latencyThreads = await latency(open, base, lite.filter((m) => !m.zoo), { ortThreads: 0, builds: ['webinfer', 'webinfer-relaxed', 'webinfer-threads'] });
     results.latencyThreaded = await latency(open, base, lite, { ortThreads: threads, builds: ['webinfer-threads'] });
     // WebKit: one thread (WebKitGTK has no SharedArrayBuffer, so neither engine gets threads
     // there) and the simd128 build (no relaxed SIMD), beside onnxruntime-web.
     if (!args['no-webkit']) {
       const webkit = { browser: null, startup: {} };
       const openWebkit = webkitPages(webkit);
-      for (const model of list) {
+      const known = list.filter((m) => !m.zoo);
+      for (const model of known) {
         webkit.startup[model.name] = {};
         for (const engine of ['webinfer', 'ort']) webkit.startup[model.name][engine] = await startup(openWebkit, base, engine, model);
       }
-      webkit.latency = await latency(openWebkit, base, list, { ortThreads: 1, builds: ['webinfer'] });
+      webkit.latency = await latency(openWebkit, base, known, { ortThreads: 1, builds: ['webinfer'] });
       results.webkit = webkit;
     }
   } finally {
@@ -313,6 +345,65 @@ function webkitSection(r, add) {
   const ratios = Object.entries(w.startup).map(([name, e]) => [name, createMs('webinfer', e.webinfer.cold) / createMs('webinfer', r.startup[name].webinfer.cold)]);
   const worst = Math.max(...ratios.map(([, v]) => v));
   add('', `Target (issue 25): webinfer's create in WebKit within 2x of Chromium's on every model. This run: ${ratios.map(([n, v]) => `${n} ${f2(v)}x`).join(', ')}: **${worst <= 2 ? 'met' : 'not met'}**.`);
+}
+
+const geomean = (v) => (v.length ? Math.exp(v.reduce((a, x) => a + Math.log(x), 0) / v.length) : null);
+
+/** Output agreement with onnxruntime-web: fp32 within 1e-3 of the output's largest magnitude
+ *  (plus 1e-5, for outputs that are all near zero: a text detector's map on a random input);
+ *  int8 the same top-1, or no further apart than int8 is from fp32 (publish.py's measure, in
+ *  the manifest). */
+function agrees(a, quantization) {
+  if (!a) return null;
+  if (quantization) return a.top1.webinfer === a.top1.ort || a.maxAbsDiff <= quantization.maxAbsDiff;
+  return a.maxAbsDiff <= 1e-3 * a.scale + 1e-5;
+}
+
+/** The zoo (issue 21): each model webinfer was not tuned on against onnxruntime-web, and the
+ *  targets, met or not, from this run's figures. */
+function zooSection(r, add) {
+  const zoo = r.models.filter((m) => m.zoo && r.latency.models[m.name]);
+  if (!zoo.length) return;
+  const rows = zoo.map((m) => {
+    const one = r.latency.models[m.name];
+    const threaded = r.latencyThreaded?.models[m.name];
+    const { webinfer: w, ort: o } = r.startup[m.name];
+    const made = (e) => createMs(e, one.created[e]);
+    return {
+      m, one, threaded, w, o, made,
+      simd: one.webinfer.median / one.ort.median,
+      relaxed: one['webinfer-relaxed'] ? one['webinfer-relaxed'].median / one.ort.median : null,
+      threads: threaded ? threaded['webinfer-threads'].median / threaded.ort.median : null,
+      create: made('webinfer') / made('ort'),
+      cold: w.cold.sinceNavigationMs / o.cold.sinceNavigationMs,
+      warm: w.warm.sinceNavigationMs / o.warm.sinceNavigationMs,
+      agree: [one, threaded].filter(Boolean).every((t) => Object.values(t.agreementByBuild ?? {}).every((a) => agrees(a, m.quantization))),
+    };
+  });
+  add('## The zoo (issue 21): models webinfer was not tuned on, this run', '',
+    `Chromium, ${r.zooRuns} interleaved runs per engine (medians). Ratios are webinfer / onnxruntime-web: below 1, webinfer is faster. ` +
+    '"1 thread" is the relaxed-simd build (what Chromium runs on one thread; simd128 beside it); "threads" is webinfer\'s threads build against onnxruntime-web with its threads, in one cross-origin isolated page; ' +
+    '"create" is webinfer\'s parse + plan (inputs with dynamic dims pinned with `inputShapes` to the size benchmarked) against `InferenceSession.create`, in the one-thread page after each engine has created a session for the small model (so onnxruntime-web\'s wasm compile is not in it); "first result" is time since navigation start in a fresh profile, cold and warm (everything included). ' +
+    'Agreement: fp32 within 1e-3 of the output\'s largest magnitude (+ 1e-5), int8 the same top-1 or within the int8-vs-fp32 error publish.py recorded. Models: bench/zoo.py.', '',
+    '| model | input | 1 thread (relaxed) | 1 thread (simd128) | threads | create (ms, webinfer / ort) | create ratio | first result cold | first result warm | agrees |',
+    '|---|---|---|---|---|---|---|---|---|---|');
+  for (const x of rows) {
+    add(`| ${x.m.name} | ${x.m.dtype} ${x.m.dims.join('x')} | **${f2(x.relaxed)}** | ${f2(x.simd)} | **${f2(x.threads)}** | ${f1(x.made('webinfer'))} / ${f1(x.made('ort'))} | **${f2(x.create)}** | ${f2(x.cold)} | ${f2(x.warm)} | ${x.agree ? 'yes' : '**no**'} |`);
+  }
+  const worst = (key) => rows.reduce((a, x) => (x[key] != null && (!a || x[key] > a[key]) ? x : a), null);
+  const at = (key) => { const x = worst(key); return x ? `${f2(x[key])} (${x.m.name})` : '–'; };
+  const targets = [
+    ['geometric mean, 1 thread (relaxed-simd / ort)', f2(geomean(rows.map((x) => x.relaxed))), '<= 0.7', geomean(rows.map((x) => x.relaxed)) <= 0.7],
+    ['slowest model, 1 thread', at('relaxed'), '<= 1.0', worst('relaxed').relaxed <= 1],
+    ['geometric mean, threads build / ort threads', f2(geomean(rows.filter((x) => x.threads).map((x) => x.threads))), '<= 0.8', geomean(rows.filter((x) => x.threads).map((x) => x.threads)) <= 0.8],
+    ['session create, worst model', at('create'), '<= 1.5', worst('create').create <= 1.5],
+    ['first result cold, worst model', at('cold'), '<= 1.0', worst('cold').cold <= 1],
+    ['first result warm, worst model', at('warm'), '<= 1.0', worst('warm').warm <= 1],
+    ['outputs agree with onnxruntime-web', `${rows.filter((x) => x.agree).length} of ${rows.length}`, 'all', rows.every((x) => x.agree)],
+  ];
+  add('', '| target (issue 21) | this run | target | met |', '|---|---|---|---|');
+  for (const [what, now, target, met] of targets) add(`| ${what} | ${now} | ${target} | ${met ? 'yes' : '**no**'} |`);
+  add('');
 }
 
 /** One line per missed target (`missed`: key -> { what, v }, from the targets table), explained
@@ -406,6 +497,7 @@ function markdown(r) {
     if (missed.size) add('', '### Why the misses: this run\'s own figures', '', ...whyMissed(r, missed), '');
     add('', 'Each step tried, with its measurements, and what is next: [PERFORMANCE.md](PERFORMANCE.md).', '');
   }
+  zooSection(r, add);
   add('## Per-inference latency, one thread', '', '| model | webinfer simd128 | webinfer relaxed-simd | onnxruntime-web | simd128 / ort | relaxed / ort | native webinfer (CLI) | wasm (simd128) / native |', '|---|---|---|---|---|---|---|---|');
   for (const [name, m] of Object.entries(r.latency.models)) {
     const n = r.native[name];
@@ -488,11 +580,11 @@ function markdown(r) {
   for (const [name, engines] of Object.entries(r.startup)) {
     for (const [engine, phases] of Object.entries(engines)) add(`| ${name} | ${engine} | ${mb(phases.cold.memoryAfterLoad)} | ${mb(phases.cold.memoryAfterRun)} |`);
   }
-  add('', '## Output agreement with onnxruntime-web (same input)', '', '| model | webinfer build | max abs diff | top-1 webinfer | top-1 onnxruntime-web |', '|---|---|---|---|---|');
+  add('', '## Output agreement with onnxruntime-web (same input)', '', '| model | webinfer build | max abs diff | relative to the output\'s scale | top-1 webinfer | top-1 onnxruntime-web |', '|---|---|---|---|---|---|');
   for (const table of [r.latency, r.latencyThreaded].filter(Boolean)) {
     for (const [name, m] of Object.entries(table.models)) {
       for (const [b, a] of Object.entries(m.agreementByBuild ?? { webinfer: m.agreement })) {
-        add(`| ${name} | ${b} | ${a.maxAbsDiff.toExponential(2)} | ${a.top1.webinfer} | ${a.top1.ort} |`);
+        add(`| ${name} | ${b} | ${a.maxAbsDiff.toExponential(2)} | ${a.maxRelDiff == null ? '–' : a.maxRelDiff.toExponential(2)} | ${a.top1.webinfer} | ${a.top1.ort} |`);
       }
     }
   }

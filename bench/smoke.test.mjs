@@ -31,6 +31,16 @@ test('bench harness smoke run: every section, both engines agree', () => {
     assert.equal(a.top1.webinfer, a.top1.ort, `${build}: top-1`);
     assert.ok(a.maxAbsDiff < 1e-4, `${build} and onnxruntime-web differ by ${a.maxAbsDiff}`);
   }
+  // The zoo's path: Magika from its wheel, int32 token ids, its dynamic batch dim pinned.
+  const magika = r.latency.models.magika;
+  assert.ok(magika.webinfer.runs >= 3 && magika.ort.runs >= 3, 'zoo: Magika latency');
+  for (const [build, a] of Object.entries(magika.agreementByBuild)) {
+    assert.equal(a.outputs, 214, `${build}: Magika's 214 scores`);
+    assert.ok(a.maxRelDiff <= 1e-3 && a.top1.webinfer === a.top1.ort, `${build} and onnxruntime-web differ on Magika: ${JSON.stringify(a)}`);
+  }
+  assert.ok(magika.created.webinfer.planMs > 0 && magika.created.ort.createMs > 0, 'zoo: create timed in the latency page');
+  assert.ok(Number.isFinite(r.startup.magika.webinfer.warm.sinceNavigationMs), 'zoo: Magika start-up');
+  assert.match(readFileSync(path.join(ROOT, 'target/bench-smoke/RESULTS.md'), 'utf8'), /\| magika \| int32 1x2048 \|/);
   const alone = r.latencyThreads.models['conv-small-f32'];
   for (const build of ['webinfer', 'webinfer-threads']) assert.ok(alone[build].runs >= 3 && Number.isFinite(alone[build].median), `${build} latency, threads page`);
   assert.ok(r.native['conv-small-f32'].median_ms > 0, 'native baseline');
@@ -61,7 +71,7 @@ test('bench harness smoke run: every section, both engines agree', () => {
   const unnamed = crates.filter((c) => c.crate === '(unnamed)').reduce((a, c) => a + c.raw, 0);
   assert.ok(unnamed < 0.05 * total, `code by crate: ${unnamed} of ${total} bytes in functions without a crate`);
   for (const crate of ['tract-core', 'tract-linalg', 'webinfer']) assert.ok(crates.some((c) => c.crate === crate && c.raw > 0), `code by crate names ${crate}`);
-  for (const section of ['Where the download goes', 'Per-inference latency', 'Threads: ', 'Multi-threaded', 'Start-up', 'Runtime download', 'Wasm memory', 'Output agreement', 'under load']) {
+  for (const section of ['The zoo \\(issue 21\\)', 'Where the download goes', 'Per-inference latency', 'Threads: ', 'Multi-threaded', 'Start-up', 'Runtime download', 'Wasm memory', 'Output agreement', 'under load']) {
     assert.match(md, new RegExp(section));
   }
 });

@@ -2,8 +2,9 @@
 # Installs what building and testing webinfer needs, skipping what is already there:
 # the wasm32 target, nightly with rust-src, wasm-pack, wasm-bindgen-cli, cargo-deny, wabt, Chromium + chromedriver, Firefox + geckodriver,
 # WebKitGTK + WebKitWebDriver + Xvfb, nginx (the CDN
-# stand-in), Node.js, the pinned Python packages of tools/requirements.txt, and ONNX's node
-# conformance cases (from the onnx 1.17.0 wheel, pinned by digest).
+# stand-in), Node.js, the pinned Python packages of tools/requirements.txt, ONNX's node
+# conformance cases (from the onnx 1.17.0 wheel, pinned by digest), and the ONNX models inside
+# the silero-vad (tests), rapidocr-onnxruntime and magika (bench zoo) wheels, pinned likewise.
 # Safe to re-run; build.sh calls it before every build and test.
 set -euo pipefail
 
@@ -131,25 +132,42 @@ PY
   touch "$ONNX_CASES/.complete"
 fi
 
-# A real recurrent model with branches (tests/fixtures/make_recurrent.py): Silero VAD, the three
-# ONNX files the silero-vad 6.2.0 wheel ships (MIT), pinned by digest; only they are extracted.
-VAD_MODELS=${WEBINFER_VAD_MODELS:-$HOME/.cache/webinfer/silero-vad-6.2.0}
-VAD_WHEEL=silero_vad-6.2.0-py3-none-any.whl
-VAD_WHEEL_SHA256=8a31f1e58e73cdc20820d842f757e678e0ae1b0ee1cb7b8aa50f20f8fd7f7638
-if [[ ! -f $VAD_MODELS/.complete ]]; then
-  say "fetching Silero VAD's ONNX models (silero-vad 6.2.0 wheel, 6 MB)"
-  wheel_dir=$(mktemp -d)
+# Files from a PyPI wheel, pinned by the wheel's digest; only the named members are extracted:
+#   from_wheel DEST WHEEL SHA256 PIP-REQUIREMENT MEMBER[=NAME]...
+# Each wheel has its own mark in DEST, so several wheels can fill one folder.
+from_wheel() {
+  local dest=$1 wheel=$2 sha256=$3 requirement=$4 dir
+  shift 4
+  [[ -f $dest/.complete-$wheel ]] && return
+  say "fetching ${*##*/} from $requirement"
+  dir=$(mktemp -d)
   python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary :all: \
-    -d "$wheel_dir" silero-vad==6.2.0
-  echo "$VAD_WHEEL_SHA256  $wheel_dir/$VAD_WHEEL" | sha256sum --check --quiet
-  rm -rf "$VAD_MODELS" && mkdir -p "$VAD_MODELS"
-  python3 - "$wheel_dir/$VAD_WHEEL" "$VAD_MODELS" <<'PY'
+    --python-version 3.11 --platform manylinux_2_28_x86_64 -d "$dir" "$requirement"
+  echo "$sha256  $dir/$wheel" | sha256sum --check --quiet
+  mkdir -p "$dest"
+  python3 - "$dir/$wheel" "$dest" "$@" <<'PY'
 import pathlib, sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as wheel:
-    for name in wheel.namelist():
-        if name.startswith("silero_vad/data/") and name.endswith(".onnx"):
-            (pathlib.Path(sys.argv[2]) / pathlib.Path(name).name).write_bytes(wheel.read(name))
+    for member in sys.argv[3:]:
+        member, _, name = member.partition("=")
+        (pathlib.Path(sys.argv[2]) / (name or pathlib.Path(member).name)).write_bytes(wheel.read(member))
 PY
-  rm -rf "$wheel_dir"
-  touch "$VAD_MODELS/.complete"
-fi
+  rm -rf "$dir"
+  touch "$dest/.complete-$wheel"
+}
+
+# A real recurrent model with branches (tests/fixtures/make_recurrent.py): Silero VAD, the three
+# ONNX files the silero-vad 6.2.0 wheel ships (MIT).
+from_wheel "${WEBINFER_VAD_MODELS:-$HOME/.cache/webinfer/silero-vad-6.2.0}" silero_vad-6.2.0-py3-none-any.whl \
+  8a31f1e58e73cdc20820d842f757e678e0ae1b0ee1cb7b8aa50f20f8fd7f7638 silero-vad==6.2.0 \
+  silero_vad/data/silero_vad.onnx silero_vad/data/silero_vad_16k_op15.onnx silero_vad/data/silero_vad_half.onnx
+
+# The bench's zoo (bench/zoo.py): models shipped inside PyPI packages, nothing from a model hub.
+# PP-OCRv4 text detection and recognition and the direction classifier (rapidocr-onnxruntime,
+# Apache-2.0), and Magika's file-type model (Apache-2.0).
+ZOO_MODELS=${WEBINFER_ZOO_MODELS:-$HOME/.cache/webinfer/zoo-1}
+from_wheel "$ZOO_MODELS" rapidocr_onnxruntime-1.4.4-py3-none-any.whl 971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf \
+  rapidocr-onnxruntime==1.4.4 rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx \
+  rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx
+from_wheel "$ZOO_MODELS" magika-1.0.3-py3-none-manylinux_2_28_x86_64.whl 3e9b49134e8116ee40b431664dcbed9e199413efddcce1a173c734b4e0521529 \
+  magika==1.0.3 magika/models/standard_v3_3/model.onnx=magika-standard_v3_3.onnx

@@ -1,16 +1,19 @@
 // The in-page half of the benchmark: both engines behind the same small API, so bench/run.mjs
 // can drive them identically. Everything runs on this page's main thread, one engine call at a
 // time; timings are performance.now() around what a page would await.
+import { createOptions } from './options.js';
+
 const state = { ort: {}, inputs: {} };
 let ort = null;
 
 const now = () => performance.now();
 
-/** The same input for both engines: the coffee photo crop, or seeded pseudo-random values. */
+/** The same input for both engines: the coffee photo crop, seeded pseudo-random values in
+ *  [-0.5, 0.5), or (`bytes`, int32) seeded token ids 0-256. */
 async function makeInput(model) {
   if (state.inputs[model.name]) return state.inputs[model.name];
   const size = model.dims.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(size);
+  const data = model.dtype === 'int32' ? new Int32Array(size) : new Float32Array(size);
   if (model.input === 'photo') {
     // 224x224 RGB bytes (HWC) -> NCHW, (x - 127) / 128, as the demo manifest says.
     const rgb = new Uint8Array(await (await fetch(model.photo)).arrayBuffer());
@@ -20,7 +23,7 @@ async function makeInput(model) {
     let seed = 20261125;
     for (let i = 0; i < size; i++) {
       seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-      data[i] = seed / 2 ** 32 - 0.5;
+      data[i] = model.input === 'bytes' ? seed % 257 : seed / 2 ** 32 - 0.5;
     }
   }
   return (state.inputs[model.name] = data);
@@ -42,7 +45,7 @@ function mainThreadWebinfer(key, moduleUrl) {
     async load(model) {
       window.__engine = key;
       const t0 = now();
-      const session = await module.Session.create(model.url, { sha256: model.sha256 });
+      const session = await module.Session.create(model.url, createOptions(model));
       const info = session.loadInfo;
       state[key][model.name] = session;
       return { loadMs: now() - t0, source: info.source, fetchMs: info.fetchMs, verifyMs: info.verifyMs, parseMs: info.parseMs, planMs: info.planMs, planStagesMs: info.planStagesMs };
@@ -119,7 +122,7 @@ const engines = {
     },
     async run(model, input) {
       const session = state.ort[model.name];
-      const outputs = await session.run({ [model.inputName]: new ort.Tensor('float32', input, model.dims) });
+      const outputs = await session.run({ [model.inputName]: new ort.Tensor(model.dtype ?? 'float32', input, model.dims) });
       return outputs[model.outputName].data;
     },
   },
@@ -170,9 +173,14 @@ window.bench = {
     const input = await makeInput(model);
     const [a, b] = [await engines[engine].run(model, input), await engines.ort.run(model, input)];
     let maxAbsDiff = 0;
-    for (let i = 0; i < a.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i] - b[i]));
+    let largest = 0;
+    for (let i = 0; i < a.length; i++) {
+      maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i] - b[i]));
+      largest = Math.max(largest, Math.abs(b[i]));
+    }
     const argmax = (v) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0);
-    return { maxAbsDiff, top1: { webinfer: argmax(a), ort: argmax(b) }, outputs: a.length };
+    // Relative to the output's scale: max |a - b| / max |b|.
+    return { maxAbsDiff, maxRelDiff: largest ? maxAbsDiff / largest : maxAbsDiff, scale: largest, top1: { webinfer: argmax(a), ort: argmax(b) }, outputs: a.length };
   },
 
   /** A webinfer build's time per run by kind of operator (Session.profile), slowest first. */

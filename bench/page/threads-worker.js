@@ -1,5 +1,7 @@
 // The threaded webinfer build for the benchmark page (bench.js `workerWebinfer`): the same
 // start-up as www/webinfer/worker.js, then sessions that run the last input sent for their model.
+import { createOptions } from './options.js';
+
 let webinfer = null;
 const sessions = {};
 const inputs = {};
@@ -14,7 +16,7 @@ const ops = {
   },
   async load({ model }) {
     const t0 = performance.now();
-    const session = await webinfer.Session.create(model.url, { sha256: model.sha256 });
+    const session = await webinfer.Session.create(model.url, createOptions(model));
     sessions[model.name] = session;
     const info = session.loadInfo;
     return { loadMs: performance.now() - t0, source: info.source, parseMs: info.parseMs, planMs: info.planMs };

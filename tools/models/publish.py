@@ -13,7 +13,8 @@ Steps, each refusing to go on when it fails:
      engine computes such a graph in float32, so it runs at fp32's speed);
   3. validate: int8 (or float16) vs fp32 on held-out crops (top-1 agreement, max logit difference), and the
      artifact run through webinfer's own engine (the native CLI, same Rust code as the browser)
-     against onnxruntime on the same input;
+     against onnxruntime on the same input: same top-1, and for int8 no further from
+     onnxruntime than int8 is from fp32 (top-1 within that error counts as the same);
   4. write DIST/NAME.<sha256[:16]>.onnx and DIST/NAME.manifest.json, and print the upload
      commands with the headers a CDN needs.
 Needs the CLI: cargo build --release -p webinfer-cli (or WEBINFER_CLI=path).
@@ -61,8 +62,14 @@ def check_supported(model):
         raise Refused(f"{model}: webinfer's engine cannot run {ops}")
 
 
-def engine_check(model, name, x, tmpdir):
-    """Runs `model` on `x` in webinfer's engine and in onnxruntime; returns the comparison."""
+def engine_check(model, name, x, tmpdir, tolerance=0.0):
+    """Runs `model` on `x` in webinfer's engine and in onnxruntime; returns the comparison.
+
+    Top-1 agrees when the engine's class scores within `tolerance` of onnxruntime's best. For an
+    int8 model that is the quantization error just measured: integer kernels that round
+    differently agree with the reference only that closely (onnxruntime's own fused int8 kernels
+    differ from its unfused QDQ graph by more), and a random-weight network's logits can sit
+    closer together than that."""
     raw = pathlib.Path(tmpdir) / "engine-input.f32"
     raw.write_bytes(x.astype("<f4").tobytes())
     run = cli("run", model, "--input", f"{name}={raw}", "--json")
@@ -75,7 +82,7 @@ def engine_check(model, name, x, tmpdir):
     got = np.array(ours[first]["data"])
     return {"engine_max_abs_diff": float(np.abs(got - want).max()),
             # a tie at the maximum (int8 logits are multiples of one scale) counts as agreement
-            "engine_top1_matches": bool(want[got.argmax()] >= want.max() - 1e-6)}
+            "engine_top1_matches": bool(want[got.argmax()] >= want.max() - max(tolerance, 1e-6))}
 
 
 def value_infos(model):
@@ -114,9 +121,13 @@ def publish(model, name, images, out, labels=None, spec=quantize.PREPROCESS, qua
             shutil.copy(model, artifact)
             validation = {}
         check_supported(artifact)
-        validation.update(engine_check(artifact, input_name, held_out[0], tmp))
+        quantization_error = validation.get("max_abs_diff", 0.0) if quantized and not float16 else 0.0
+        validation.update(engine_check(artifact, input_name, held_out[0], tmp, quantization_error))
         if not validation["engine_top1_matches"]:
             raise Refused(f"webinfer's engine and onnxruntime disagree on the top-1 of {name}: {validation}")
+        if quantization_error and validation["engine_max_abs_diff"] > quantization_error:
+            raise Refused(f"webinfer's engine is further from onnxruntime on the int8 model of {name} than int8 is "
+                          f"from fp32: {validation}")
         data = artifact.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     filename = f"{name}.{digest[:16]}.onnx"

@@ -89,3 +89,26 @@ def test_demo_model_published_as_int8(lite0_fp32, photos, tmp_path):
     assert manifest["labels"][967] == "espresso"
     commands = publish.upload_commands(tmp_path / "dist", manifest, "s3://bucket/models")
     assert f"--cache-control '{publish.IMMUTABLE}'" in commands[0] and manifest["model"]["url"] in commands[0]
+
+
+def test_engine_top1_within_the_quantization_error_agrees(tmp_path, monkeypatch):
+    """The engine's top-1 counts as onnxruntime's when its score is within the tolerance of the
+    best (an int8 model's quantization error); otherwise it does not."""
+    model = FIXTURES / "conv_f32.onnx"
+    x = np.random.default_rng(3).standard_normal((1, 3, 16, 16)).astype(np.float32)
+    reference = publish.quantize._session(model)
+    want = reference.run(None, {"image": x})[0].ravel()
+    ranked = np.argsort(want)
+    gap = float(want[ranked[-1]] - want[ranked[-2]])
+    # The engine answers with the runner-up raised just past the best.
+    got = want.copy()
+    got[ranked[-2]] = want[ranked[-1]] + gap / 2
+
+    class Run:
+        returncode, stderr = 0, ""
+        stdout = json.dumps({"outputs": {reference.get_outputs()[0].name: {"data": got.tolist()}}})
+
+    monkeypatch.setattr(publish, "cli", lambda *args: Run())
+    assert not publish.engine_check(model, "image", x, tmp_path)["engine_top1_matches"]
+    assert not publish.engine_check(model, "image", x, tmp_path, tolerance=gap / 2)["engine_top1_matches"]
+    assert publish.engine_check(model, "image", x, tmp_path, tolerance=gap * 1.01)["engine_top1_matches"]
