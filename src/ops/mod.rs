@@ -10,7 +10,8 @@
 //!   swapped in for tract's nodes while the engine plans (`engine/model.rs`): the int8 path
 //!   (quantize/dequantize pairs, convolutions and their int8 matrix product), depthwise
 //!   convolution, linear and nearest `Resize`, softmax over an axis that is not the last,
-//!   arithmetic with a per-channel operand in channels-last layout, and the splitting of their work over the threaded
+//!   arithmetic with a per-channel operand in channels-last layout, channels-last global sums,
+//!   and the splitting of their work over the threaded
 //!   build's pool (`parallel`). Broadcast arithmetic's wasm kernels are registered with tract
 //!   itself (the `webinfer-kernels` crate).
 
@@ -30,6 +31,7 @@ mod max_unpool;
 mod nll_loss;
 mod parallel;
 mod qdq;
+mod reduce;
 mod resize;
 mod reverse_sequence;
 mod rewrite;
@@ -94,6 +96,7 @@ pub(crate) const AFTER_DECLUTTER: &[(&str, Pass)] = &[
     ("linear and nearest resizing", resize::rewrite),
     ("softmax across an inner axis", softmax::rewrite),
     ("arithmetic with a repeated operand", broadcast::rewrite),
+    ("sums behind a unit batch axis", reduce::rewrite),
 ];
 
 pub(crate) fn before_declutter(model: &mut TypedModel) -> TractResult<()> {
