@@ -3,13 +3,12 @@
 //! NCHW, a scalar) or a same-length slice (`BinUnicast`: a per-channel operand in NHWC, two
 //! tensors of one shape), registered with tract-linalg's routine registry.
 //!
-//! Why: tract rewrites a broadcast binary op into `OptBinByScalar` / `OptBinUnicast` (and fuses
-//! chains of them) only when the machine has a kernel for the pair, and tract's wasm tree has
-//! them for `Min`/`Max` by scalar alone. Every other broadcast `Mul`, `Add` and `Sub` stayed on
-//! tract's generic ndarray path, element by element through strided iterators: in Chromium the
-//! PP-OCR direction classifier spent 2.5 ms of 11 in 15 broadcast `Mul`s (squeeze-excitation
-//! scales), more than its convolutions' packing. Results are bit-identical to that path: each
-//! element is one IEEE operation either way.
+//! Why: tract's `OptBinByScalar` / `OptBinUnicast` (and the chains it fuses from them) call a
+//! kernel per run, and for `Add`, `Mul` and `Sub` tract's wasm build has only its generic ones,
+//! plain Rust loops (its wasm tree has SIMD ones for `Min`/`Max` by scalar alone). These are
+//! SIMD and take any length and alignment, so `ops/broadcast.rs` can hand them the per-channel
+//! operands tract leaves on its element-by-element broadcast. Results are bit-identical to both
+//! paths: each element is one IEEE operation either way.
 
 use core::arch::wasm32::*;
 use tract_data::internal::{ensure, TensorView, TractResult};

@@ -377,7 +377,7 @@ impl Model {
                 return Err(Error::TooLarge { need, limit });
             }
         }
-        // webinfer's kernels replace tract's nodes in two passes (the list: src/ops/mod.rs). QDQ
+        // webinfer's kernels replace tract's nodes in three passes (the lists: src/ops/mod.rs). QDQ
         // pairs are fused before declutter: it then walks a third fewer nodes on a QDQ model (int8
         // Lite0: 101 -> ~75 ms natively), and every pair is fused, input quantization included.
         ops::before_declutter(&mut typed).map_err(Error::plan)?;
@@ -389,6 +389,8 @@ impl Model {
         ops::after_declutter(&mut typed).map_err(Error::plan)?;
         done(Stage::Decluttered);
         typed.optimize().map_err(Error::plan)?;
+        // Then the arithmetic optimize left on tract's generic broadcast.
+        ops::after_optimize(&mut typed).map_err(Error::plan)?;
         done(Stage::Optimized);
         let plan = Plan::new(typed, names, self.accepts_nan)?;
         done(Stage::Scheduled);

@@ -99,9 +99,9 @@ fn one(op: BinOp) -> fn(f32, f32) -> f32 {
     }
 }
 
-/// Swaps an f32 `Add`, `Mul`, `Sub`, `Min` or `Max` for [`RepeatedOperand`] when one operand is
-/// the other's trailing axes repeated (leading axes 1), at least twice, and tract would not run
-/// it on its unicast kernel itself.
+/// Swaps an f32 `Add`, `Mul`, `Sub`, `Min` or `Max` that tract's optimize left as it was (not
+/// fused into a product or a chain, not on a kernel) for [`RepeatedOperand`] when one operand is
+/// the other's trailing axes repeated (leading axes 1), at least twice.
 pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
     super::rewrite::each_node(model, |model, node| {
         let Some(bin) = node.op_as::<TypedBinOp>() else { return Ok(None) };

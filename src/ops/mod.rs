@@ -6,7 +6,7 @@
 //!   express the operator, a kernel (`EvalOp`). Parameters that ONNX passes as inputs (a target
 //!   shape, an image size) must be known when the node is wired: constants in the file, or graph
 //!   inputs that `engine/specialize.rs` bakes in at the first run.
-//! - [`BEFORE_DECLUTTER`] and [`AFTER_DECLUTTER`]: faster kernels for what tract does run,
+//! - [`BEFORE_DECLUTTER`], [`AFTER_DECLUTTER`] and [`AFTER_OPTIMIZE`]: faster kernels for what tract does run,
 //!   swapped in for tract's nodes while the engine plans (`engine/model.rs`): the int8 path
 //!   (quantize/dequantize pairs, convolutions and their int8 matrix product), depthwise
 //!   convolution, linear and nearest `Resize`, softmax over an axis that is not the last,
@@ -95,9 +95,12 @@ pub(crate) const AFTER_DECLUTTER: &[(&str, Pass)] = &[
     ("depthwise convolutions", depthwise::rewrite),
     ("linear and nearest resizing", resize::rewrite),
     ("softmax across an inner axis", softmax::rewrite),
-    ("arithmetic with a repeated operand", broadcast::rewrite),
     ("sums behind a unit batch axis", reduce::rewrite),
 ];
+
+/// Kernels swapped in after tract's optimize, for what it left on its generic path: arithmetic
+/// it fused into a matrix product or a chain is not touched.
+pub(crate) const AFTER_OPTIMIZE: &[(&str, Pass)] = &[("arithmetic with a repeated operand", broadcast::rewrite)];
 
 pub(crate) fn before_declutter(model: &mut TypedModel) -> TractResult<()> {
     run_passes(BEFORE_DECLUTTER, model)
@@ -105,6 +108,10 @@ pub(crate) fn before_declutter(model: &mut TypedModel) -> TractResult<()> {
 
 pub(crate) fn after_declutter(model: &mut TypedModel) -> TractResult<()> {
     run_passes(AFTER_DECLUTTER, model)
+}
+
+pub(crate) fn after_optimize(model: &mut TypedModel) -> TractResult<()> {
+    run_passes(AFTER_OPTIMIZE, model)
 }
 
 fn run_passes(passes: &[(&str, Pass)], model: &mut TypedModel) -> TractResult<()> {

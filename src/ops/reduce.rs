@@ -18,7 +18,8 @@ fn widened(shape: &[usize], reduce: &Reduce) -> Option<Reduce> {
     axes.sort_unstable();
     let first = *axes.first()?;
     let contiguous = axes.iter().enumerate().all(|(i, &a)| a == first + i);
-    if first == 0 || !contiguous || shape[..first].iter().any(|&d| d != 1) {
+    // A sum that ends at the last axis stays: tract runs a single last axis on its row kernel.
+    if first == 0 || !contiguous || first + axes.len() >= shape.len() || shape[..first].iter().any(|&d| d != 1) {
         return None;
     }
     Some(Reduce { axes: (0..first + axes.len()).collect(), reducer: reduce.reducer })
@@ -54,6 +55,8 @@ mod tests {
         assert!(widened(&[2, 7, 9, 16], &sum(&[1, 2])).is_none(), "a batch of 2 is not summed away");
         assert!(widened(&[1, 7, 9, 16], &sum(&[1, 3])).is_none(), "not contiguous");
         assert!(widened(&[7, 9, 16], &sum(&[0, 1])).is_none(), "already leading");
+        assert!(widened(&[1, 9, 16], &sum(&[2])).is_none(), "the last axis: tract's row kernel");
+        assert!(widened(&[1, 9, 16], &sum(&[1, 2])).is_none(), "nothing left after the sum");
     }
 
     /// The widened sum gives the narrow one's values, shape included.
