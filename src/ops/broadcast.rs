@@ -35,6 +35,8 @@ pub(crate) struct RepeatedOperand {
     larger: usize,
     /// The repeated operand's length.
     period: usize,
+    /// How many times a kernel call's run repeats it ([`repeats`]); `None`: a plain loop.
+    repeats: Option<usize>,
 }
 
 impl Compute for RepeatedOperand {
@@ -52,8 +54,7 @@ impl Compute for RepeatedOperand {
         let b = &inputs[0];
         ensure!(a.shape() == &*self.shape && b.len() == self.period, "{}: inputs {:?} and {:?}", self.name(), a, b);
         let mut a = a.into_tensor();
-        let blocks = a.len() / self.period;
-        let Some(k) = repeats(blocks, self.period) else {
+        let Some(k) = self.repeats else {
             // No run of whole repetitions keeps every call aligned as tract's kernels need:
             // element by element, the same operation.
             let b = b.try_as_plain_ram()?;
@@ -117,22 +118,14 @@ pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
         let larger = usize::from(y.iter().product::<usize>() > x.iter().product::<usize>());
         let (a, b) = if larger == 0 { (x, y) } else { (y, x) };
         let Some(period) = repeated_run(a, b) else { return Ok(None) };
-        // What tract's own unicast rewrite takes (a run over 32 values, a multiple of the
-        // vector size) stays tract's.
-        if period > 32 && period % vector_size() == 0 {
-            return Ok(None);
-        }
         // `b op a` when the larger operand is the second: Sub flips, the others commute.
         let op = if larger == 1 { op.flip() } else { op };
         if Func::BinUnicast(op).bin(f32::datum_type()).is_none() {
             return Ok(None);
         }
-        let repeated = RepeatedOperand { op, shape: a.into(), larger, period };
-        let mut patch = TypedModelPatch::default();
-        let inputs = [patch.tap_model(model, node.inputs[0])?, patch.tap_model(model, node.inputs[1])?];
-        let out = patch.wire_node(&node.name, Kernel(repeated), &inputs)?[0];
-        patch.shunt_outside(model, node.id.into(), out)?;
-        Ok(Some(patch))
+        let repeats = repeats(a.iter().product::<usize>() / period, period);
+        let repeated = RepeatedOperand { op, shape: a.into(), larger, period, repeats };
+        Ok(Some(TypedModelPatch::replace_single_op(model, node, &node.inputs, Kernel(repeated))?))
     })
 }
 

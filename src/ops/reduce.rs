@@ -35,11 +35,7 @@ pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
             return Ok(None);
         }
         let Some(op) = widened(shape, reduce) else { return Ok(None) };
-        let mut patch = TypedModelPatch::default();
-        let input = patch.tap_model(model, node.inputs[0])?;
-        let out = patch.wire_node(&node.name, op, &[input])?[0];
-        patch.shunt_outside(model, node.id.into(), out)?;
-        Ok(Some(patch))
+        Ok(Some(TypedModelPatch::replace_single_op(model, node, &node.inputs, op)?))
     })
 }
 

@@ -179,10 +179,6 @@ pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
     super::rewrite::each_node(model, |model, node| {
         let Some(resize) = node.op_as::<Resize>() else { return Ok(None) };
         let Some(op) = separable_form(model, node, resize)? else { return Ok(None) };
-        let mut patch = TypedModelPatch::default();
-        let input = patch.tap_model(model, node.inputs[0])?;
-        let out = patch.wire_node(&node.name, Kernel(op), &[input])?[0];
-        patch.shunt_outside(model, node.id.into(), out)?;
-        Ok(Some(patch))
+        Ok(Some(TypedModelPatch::replace_single_op(model, node, &node.inputs[..1], Kernel(op))?))
     })
 }

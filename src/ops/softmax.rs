@@ -100,10 +100,6 @@ pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
             return Ok(None);
         }
         let op = AxisSoftmax { shape: shape.into(), axis };
-        let mut patch = TypedModelPatch::default();
-        let input = patch.tap_model(model, node.inputs[0])?;
-        let out = patch.wire_node(&node.name, Kernel(op), &[input])?[0];
-        patch.shunt_outside(model, node.id.into(), out)?;
-        Ok(Some(patch))
+        Ok(Some(TypedModelPatch::replace_single_op(model, node, &node.inputs, Kernel(op))?))
     })
 }
