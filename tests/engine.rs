@@ -219,6 +219,26 @@ fn resizes_run_on_webinfers_kernel() {
     assert_eq!(checked, 10);
 }
 
+/// Pads, those in the file and the one tract puts in front of a padded convolution, run on
+/// webinfer's kernel (src/ops/pad.rs); none is left to tract's. Their numbers:
+/// `edge_cases_and_added_ops_match_onnxruntime`.
+#[test]
+fn pads_run_on_webinfers_kernel() {
+    let cases = expected("ops");
+    let mut checked = 0;
+    for case in cases["cases"].as_array().unwrap() {
+        let model = case["model"].as_str().unwrap();
+        if !model.starts_with("op_pad_") {
+            continue;
+        }
+        let ops = plan(model).profile(feeds(case), 1, || 0.0).unwrap();
+        let count = |name: &str| ops.iter().filter(|o| o.op == name).map(|o| o.nodes).sum::<usize>();
+        assert_eq!((count("RunPad"), count("Pad")), (1, 0), "{model}: {ops:?}");
+        checked += 1;
+    }
+    assert_eq!(checked, 6);
+}
+
 /// Softmax over an axis that is not the last runs on webinfer's kernel (src/ops/softmax.rs), and
 /// so does LogSoftmax, which tract turns into a softmax and a logarithm. Their numbers:
 /// `edge_cases_and_added_ops_match_onnxruntime`.
