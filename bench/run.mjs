@@ -29,6 +29,8 @@ const SMOKE = args.smoke === true;
 const RUNS = Number(args.runs ?? (SMOKE ? 3 : 50));
 const WARMUP = Number(args.warmup ?? (SMOKE ? 1 : 5));
 const ZOO_RUNS = Number(args['zoo-runs'] ?? 20);
+// Idle pause before each timed run when both engines have thread pools (bench.js `latency`).
+const SETTLE_MS = Number(args['settle-ms'] ?? 100);
 const ZOO = path.join(ROOT, 'target/bench-models/zoo/zoo.json');
 const OUT = path.resolve(args.out ?? (SMOKE ? path.join(ROOT, 'target/bench-smoke') : HERE));
 const ORT_DIST = path.join(HERE, 'node_modules/onnxruntime-web/dist');
@@ -200,18 +202,18 @@ async function startup(open, base, engine, model) {
  *  agreement with onnxruntime-web. `webinfer` is the simd128 build on the main thread; the other
  *  webinfer builds are compared with it in the same page. `ortThreads` 0 leaves onnxruntime-web
  *  out: its worker threads spin after each run and would slow a threaded engine beside it. */
-async function latency(open, base, list, { ortThreads, builds }) {
+async function latency(open, base, list, { ortThreads, builds, settleMs = 0 }) {
   const page = await open(base);
   const ortStart = ortThreads ? await page.evaluate((t) => bench.start('ort', { threads: t }), ortThreads) : null;
   const started = {};
   for (const b of builds) started[b] = await page.evaluate(([e, t]) => bench.start(e, { threads: t }), [b, Math.max(2, os.cpus().length)]);
   const engines = ortThreads ? [...builds, 'ort'] : builds;
-  const out = { ort: ortStart, started, models: {} };
+  const out = { ort: ortStart, started, settleMs, models: {} };
   for (const model of list) {
     const created = {};
     for (const e of engines) created[e] = await page.evaluate(([e, m]) => bench.load(e, m), [e, model]);
     const runs = model.zoo ? ZOO_RUNS : RUNS;
-    const times = await page.evaluate(([e, m, o]) => bench.latency(e, m, o), [engines, model, { warmup: WARMUP, runs }]);
+    const times = await page.evaluate(([e, m, o]) => bench.latency(e, m, o), [engines, model, { warmup: WARMUP, runs, settleMs }]);
     const agreement = {};
     if (ortThreads) for (const b of builds) agreement[b] = await page.evaluate(([m, b]) => bench.agreement(m, b), [model, b]);
     // By operator: the simd128 build beside onnxruntime-web; with the threads build beside it,
@@ -288,7 +290,7 @@ async function main() {
     // relaxed-simd too: it is what Chromium would run if the classifier did not pick threads.
     // Lite0 only: the zoo's threads figure is the comparison with onnxruntime-web's threads.
     results.latencyThreads = await latency(open, base, lite.filter((m) => !m.zoo), { ortThreads: 0, builds: ['webinfer', 'webinfer-relaxed', 'webinfer-threads'] });
-    results.latencyThreaded = await latency(open, base, lite, { ortThreads: threads, builds: ['webinfer-threads'] });
+    results.latencyThreaded = await latency(open, base, lite, { ortThreads: threads, builds: ['webinfer-threads'], settleMs: SETTLE_MS });
     // WebKit: one thread (WebKitGTK has no SharedArrayBuffer, so neither engine gets threads
     // there) and the simd128 build (no relaxed SIMD), beside onnxruntime-web.
     if (!args['no-webkit']) {
@@ -381,7 +383,7 @@ function zooSection(r, add) {
   });
   add('## The zoo (issue 21): models webinfer was not tuned on, this run', '',
     `Chromium, ${r.zooRuns} interleaved runs per engine (medians). Ratios are webinfer / onnxruntime-web: below 1, webinfer is faster. ` +
-    '"1 thread" is the relaxed-simd build (what Chromium runs on one thread; simd128 beside it); "threads" is webinfer\'s threads build against onnxruntime-web with its threads, in one cross-origin isolated page; ' +
+    `"1 thread" is the relaxed-simd build (what Chromium runs on one thread; simd128 beside it); "threads" is webinfer's threads build against onnxruntime-web with its threads, in one cross-origin isolated page${r.latencyThreaded?.settleMs ? `, each timed run after a ${r.latencyThreaded.settleMs} ms idle pause` : ''}; ` +
     '"create" is webinfer\'s parse + plan (inputs with dynamic dims pinned with `inputShapes` to the size benchmarked) against `InferenceSession.create`, in the one-thread page after each engine has created a session for the small model (so onnxruntime-web\'s wasm compile is not in it); "first result" is time since navigation start in a fresh profile, cold and warm (everything included). ' +
     'Agreement: fp32 every value within 1e-3 relative (+ 1e-4 absolute), int8 the same top-1 or within the int8-vs-fp32 error publish.py recorded. Models: bench/zoo.py.', '',
     '| model | input | 1 thread (relaxed) | 1 thread (simd128) | threads | create (ms, webinfer / ort) | create ratio | first result cold | first result warm | agrees |',
@@ -531,6 +533,7 @@ function markdown(r) {
     const t = r.latencyThreaded.ort.threads;
     const wt = r.latencyThreaded.started['webinfer-threads']?.threads;
     add('', `## Multi-threaded, both engines (page cross-origin isolated: ${r.latencyThreaded.ort.crossOriginIsolated}; onnxruntime-web ${t} threads, webinfer threads build ${wt} threads)`, '',
+      ...(r.latencyThreaded.settleMs ? [`Each timed run follows a ${r.latencyThreaded.settleMs} ms idle pause, so the other engine's pool (onnxruntime-web's threads spin after each run) is asleep and each engine has the cores to itself, as in a page that uses one engine.`, ''] : []),
       '| model | webinfer threads build | onnxruntime-web | webinfer / ort |', '|---|---|---|---|');
     for (const [name, m] of Object.entries(r.latencyThreaded.models)) {
       const w = m['webinfer-threads'];

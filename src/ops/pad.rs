@@ -61,49 +61,101 @@ impl Compute for RunPad {
         // SAFETY: plain element types (checked when planning) have no invalid bit patterns, and
         // the rows below together write every byte.
         let mut output = unsafe { Tensor::uninitialized_dt(self.datum_type, &self.output_shape)? };
-        let last = self.pads.len() - 1;
-        let row = self.output_shape[last] * self.run;
-        if row > 0 {
+        {
             let input = input.try_as_plain_ram()?;
-            let src = input.as_bytes();
             let mut plain = output.try_as_plain_ram_mut()?;
-            parallel::split_chunks_mut(plain.as_bytes_mut(), row, |first, rows| {
-                for (i, out) in rows.chunks_exact_mut(row).enumerate() {
-                    self.fill_row(src, first + i, out);
+            let (src, out) = (input.as_bytes(), plain.as_bytes_mut());
+            if let Border::Constant(value) = &self.border {
+                self.pad_constant(src, out, value);
+            } else {
+                let last = self.pads.len() - 1;
+                let row = self.output_shape[last] * self.run;
+                if row > 0 {
+                    parallel::split_chunks_mut(out, row, |first, rows| {
+                        for (i, out) in rows.chunks_exact_mut(row).enumerate() {
+                            self.fill_row(src, first + i, out);
+                        }
+                    });
                 }
-            });
+            }
         }
         Ok(tvec!(output.into_tvalue()))
     }
 }
 
 impl RunPad {
-    /// The input index that output index `at` of an axis (input length `len`, `before` padded
-    /// in front) takes its values from; `None` for the constant.
-    fn source(&self, at: usize, (before, _): (usize, usize), len: usize) -> Option<usize> {
-        let at = at as isize - before as isize;
-        let last = len as isize - 1;
-        if (0..=last).contains(&at) {
-            return Some(at as usize);
+    /// A constant border: the input rows (along the last padded axis) copied in order, each gap
+    /// between two of them, borders and whole padded planes alike, filled with the constant in
+    /// one go, so every byte is written once and a row costs one copy and one fill.
+    fn pad_constant(&self, src: &[u8], out: &mut [u8], value: &[u8]) {
+        let last = self.pads.len() - 1;
+        let row = self.input_shape[last] * self.run;
+        let rows: usize = self.input_shape[..last].iter().product();
+        if rows == 0 || row == 0 {
+            return fill(out, value);
         }
-        match self.border {
-            Border::Constant(_) => None,
-            Border::Edge => Some(at.clamp(0, last) as usize),
+        // Where input row `r` starts in the output, in runs: each axis's index shifted by its
+        // pad, times the output's stride (in runs) for that axis.
+        let strides: TVec<usize> =
+            (0..=last).map(|a| self.output_shape[a + 1..=last].iter().product::<usize>()).collect();
+        let start = |indices: &[usize]| {
+            let shifted: usize = indices.iter().zip(&self.pads).zip(&strides).map(|((&i, &(b, _)), &s)| (i + b) * s).sum();
+            (shifted + self.pads[last].0 * strides[last]) * self.run
+        };
+        let index = |mut r: usize| {
+            let mut indices: TVec<usize> = tvec![0; last];
+            for a in (0..last).rev() {
+                indices[a] = r % self.input_shape[a];
+                r /= self.input_shape[a];
+            }
+            indices
+        };
+        let len = out.len();
+        let out = parallel::SharedMut::new(out);
+        // Part `rows` writes from the end of the row before its first (or 0) to the start of
+        // the row after its last (or the end): parts are disjoint and cover the output.
+        parallel::split_units(rows.div_ceil(ROWS_PER_PART), |parts| {
+            let (first, end) = (parts.start * ROWS_PER_PART, rows.min(parts.end * ROWS_PER_PART));
+            let mut indices = index(first);
+            let mut cursor = if first == 0 { 0 } else { start(&index(first - 1)) + row };
+            for r in first..end {
+                let at = start(&indices);
+                // SAFETY: `cursor..at + row` lies between the previous row's end and this row's
+                // end, in this part's span (above); f32 or bytes alike, plain data.
+                let span = unsafe { out.part(cursor, at + row - cursor) };
+                let (gap, dst) = span.split_at_mut(at - cursor);
+                fill(gap, value);
+                dst.copy_from_slice(&src[r * row..][..row]);
+                cursor = at + row;
+                for a in (0..last).rev() {
+                    indices[a] += 1;
+                    if indices[a] < self.input_shape[a] {
+                        break;
+                    }
+                    indices[a] = 0;
+                }
+            }
+            let stop = if end == rows { len } else { start(&index(end)) };
+            // SAFETY: from this part's last row's end to the next part's first row's start.
+            fill(unsafe { out.part(cursor, stop - cursor) }, value);
+        });
+    }
+
+    /// The input index that output index `at` of an edge- or reflect-padded axis (input length
+    /// `len`, `before` padded in front) copies.
+    fn source(&self, at: usize, before: usize, len: usize) -> usize {
+        let (at, last) = (at as isize - before as isize, len as isize - 1);
+        let i = match self.border {
             // The mirror without repeating the edge; pads are shorter than the axis (planning).
-            Border::Reflect => Some(if at < 0 { -at } else { 2 * last - at } as usize),
-        }
+            Border::Reflect if at < 0 => -at,
+            Border::Reflect if at > last => 2 * last - at,
+            _ => at.clamp(0, last),
+        };
+        i as usize
     }
 
-    fn fill(&self, out: &mut [u8]) {
-        let Border::Constant(value) = &self.border else { unreachable!("only a constant border is filled") };
-        if value.iter().all(|&b| b == value[0]) {
-            out.fill(value[0]);
-        } else {
-            out.chunks_exact_mut(value.len()).for_each(|e| e.copy_from_slice(value));
-        }
-    }
-
-    /// Output row `index` (over the output's axes before the last padded one).
+    /// Edge and reflect borders: output row `index` (over the output's axes before the last
+    /// padded one), built from the input row each axis maps it to.
     fn fill_row(&self, src: &[u8], index: usize, out: &mut [u8]) {
         let last = self.pads.len() - 1;
         // The input row it comes from: each axis's index mapped, innermost first.
@@ -111,10 +163,7 @@ impl RunPad {
         for axis in (0..last).rev() {
             let at = rest % self.output_shape[axis];
             rest /= self.output_shape[axis];
-            match self.source(at, self.pads[axis], self.input_shape[axis]) {
-                Some(i) => source_row += i * stride,
-                None => return self.fill(out),
-            }
+            source_row += self.source(at, self.pads[axis].0, self.input_shape[axis]) * stride;
             stride *= self.input_shape[axis];
         }
         let (run, len) = (self.run, self.input_shape[last]);
@@ -122,12 +171,21 @@ impl RunPad {
         let (before, after) = self.pads[last];
         out[before * run..][..len * run].copy_from_slice(src);
         for at in (0..before).chain(before + len..before + len + after) {
-            let out = &mut out[at * run..][..run];
-            match self.source(at, self.pads[last], len) {
-                Some(i) => out.copy_from_slice(&src[i * run..][..run]),
-                None => self.fill(out),
-            }
+            let i = self.source(at, before, len);
+            out[at * run..][..run].copy_from_slice(&src[i * run..][..run]);
         }
+    }
+}
+
+/// Input rows per unit of work split over the threaded build's pool.
+const ROWS_PER_PART: usize = 64;
+
+/// `out` filled with copies of one element's bytes.
+fn fill(out: &mut [u8], value: &[u8]) {
+    if value.iter().all(|&b| b == value[0]) {
+        out.fill(value[0]);
+    } else {
+        out.chunks_exact_mut(value.len()).for_each(|e| e.copy_from_slice(value));
     }
 }
 
@@ -170,4 +228,58 @@ pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
         let Some(op) = run_form(model, node, pad)? else { return Ok(None) };
         Ok(Some(TypedModelPatch::replace_single_op(model, node, &node.inputs, Kernel(op))?))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pad written out element by element: each output index mapped to its input index per
+    /// axis, or the constant.
+    fn reference(x: &[f32], shape: &[usize], pads: &[(usize, usize)], mode: &PadMode) -> Vec<f32> {
+        let out_shape: Vec<usize> = shape.iter().zip(pads).map(|(&d, &(a, b))| d + a + b).collect();
+        let total: usize = out_shape.iter().product();
+        (0..total)
+            .map(|mut flat| {
+                let mut src = 0;
+                for axis in (0..shape.len()).rev() {
+                    let at = (flat % out_shape[axis]) as isize - pads[axis].0 as isize;
+                    flat /= out_shape[axis];
+                    let last = shape[axis] as isize - 1;
+                    let i = match mode {
+                        _ if (0..=last).contains(&at) => at,
+                        PadMode::Constant(v) => return v.cast_to_scalar::<f32>().unwrap(),
+                        PadMode::Edge => at.clamp(0, last),
+                        PadMode::Reflect => if at < 0 { -at } else { 2 * last - at },
+                    };
+                    src += i as usize * shape[axis + 1..].iter().product::<usize>();
+                }
+                x[src]
+            })
+            .collect()
+    }
+
+    /// Every mode, on one thread and split over a pool (parts of 64 input rows: 130 rows here),
+    /// against the pad written out; the constant one also with an element whose bytes differ.
+    #[test]
+    fn pads_match_the_operation_written_out() {
+        let shape = [2, 65, 3, 4];
+        let x: Vec<f32> = (0..shape.iter().product::<usize>()).map(|i| i as f32 * 0.5 - 7.0).collect();
+        let pads = [(1, 0), (2, 3), (0, 0), (1, 2)];
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        for mode in [PadMode::Constant(Arc::new(tensor0(0f32))), PadMode::Constant(Arc::new(tensor0(-2.5f32))), PadMode::Edge, PadMode::Reflect] {
+            let mut model = TypedModel::default();
+            let input = model.add_source("x", f32::fact(shape)).unwrap();
+            let out = model.wire_node("pad", Pad { pads: pads.to_vec(), mode: mode.clone() }, &[input]).unwrap();
+            let node = &model.nodes()[out[0].node];
+            let op = run_form(&model, node, node.op_as::<Pad>().unwrap()).unwrap().unwrap();
+            let expected = reference(&x, &shape, &pads, &mode);
+            let feed = || tvec!(Tensor::from_shape(&shape, &x).unwrap().into_tvalue());
+            for pooled in [false, true] {
+                let run = || op.eval(&SymbolValues::default(), feed()).unwrap();
+                let got = if pooled { pool.install(run) } else { run() };
+                assert_eq!(got[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap(), expected, "{mode:?}, pool: {pooled}");
+            }
+        }
+    }
 }
