@@ -239,23 +239,25 @@ fn pads_run_on_webinfers_kernel() {
     assert_eq!(checked, 6);
 }
 
-/// Max pools of one, two and three spatial axes run on webinfer's kernel (src/ops/max_pool.rs).
-/// Their numbers: `edge_cases_and_added_ops_match_onnxruntime`.
+/// Max and average pools of one, two and three spatial axes run on webinfer's kernel
+/// (src/ops/pool.rs). Their numbers: `edge_cases_and_added_ops_match_onnxruntime`.
 #[test]
-fn max_pools_run_on_webinfers_kernel() {
+fn pools_run_on_webinfers_kernel() {
     let cases = expected("ops");
     let mut checked = 0;
     for case in cases["cases"].as_array().unwrap() {
         let model = case["model"].as_str().unwrap();
-        if !model.starts_with("op_max_pool_") {
-            continue;
-        }
+        let kernel = match model {
+            _ if model.starts_with("op_max_pool_") => "SeparableMaxPool",
+            _ if model.starts_with("op_avg_pool_") => "SeparableSumPool",
+            _ => continue,
+        };
         let ops = plan(model).profile(feeds(case), 1, || 0.0).unwrap();
-        let ours = ops.iter().filter(|o| o.op == "SeparableMaxPool").map(|o| o.nodes).sum::<usize>();
+        let ours = ops.iter().filter(|o| o.op == kernel).map(|o| o.nodes).sum::<usize>();
         assert_eq!(ours, 1, "{model}: {ops:?}");
         checked += 1;
     }
-    assert_eq!(checked, 6);
+    assert_eq!(checked, 11);
 }
 
 /// Softmax over an axis that is not the last runs on webinfer's kernel (src/ops/softmax.rs), and

@@ -11,7 +11,7 @@
 //!   (quantize/dequantize pairs, convolutions and their int8 matrix product), depthwise
 //!   convolution, linear and nearest `Resize`, softmax over an axis that is not the last,
 //!   arithmetic with a per-channel operand in channels-last layout, channels-last global sums,
-//!   padding, max pooling, and the splitting of their work over the threaded
+//!   padding, pooling, and the splitting of their work over the threaded
 //!   build's pool (`parallel`). Broadcast arithmetic's wasm kernels are registered with tract
 //!   itself (the `webinfer-kernels` crate).
 
@@ -27,11 +27,11 @@ mod int8conv;
 mod int8gemm;
 mod loops;
 mod lp_pool;
-mod max_pool;
 mod max_unpool;
 mod nll_loss;
 mod pad;
 mod parallel;
+mod pool;
 mod qdq;
 mod reduce;
 mod resize;
@@ -104,7 +104,7 @@ pub(crate) const AFTER_DECLUTTER: &[(&str, Pass)] = &[
 /// it fused into a matrix product or a chain is not touched, and the pads tract puts in front of
 /// the convolutions it lowers are there to be taken.
 pub(crate) const AFTER_OPTIMIZE: &[(&str, Pass)] =
-    &[("arithmetic with a repeated operand", broadcast::rewrite), ("padding", pad::rewrite), ("max pooling", max_pool::rewrite)];
+    &[("arithmetic with a repeated operand", broadcast::rewrite), ("padding", pad::rewrite), ("pooling", pool::rewrite)];
 
 pub(crate) fn before_declutter(model: &mut TypedModel) -> TractResult<()> {
     run_passes(BEFORE_DECLUTTER, model)
