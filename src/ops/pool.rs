@@ -81,27 +81,39 @@ impl Compute for SeparablePool {
             Reducer::Sum => 0.0,
         };
         let mut shape = self.input_shape.clone();
-        let mut data = std::borrow::Cow::Borrowed(input.as_slice::<f32>()?);
+        let mut result: Option<Tensor> = None;
         for pass in &self.passes {
             let outer: usize = shape[..pass.axis].iter().product();
             let inner: usize = shape[pass.axis + 1..].iter().product();
-            let mut out = vec![start; outer * pass.taps.len() * inner];
-            if !out.is_empty() {
-                let block = pass.taps.len() * inner;
-                parallel::split_chunks_mut(&mut out, block, |first, blocks| {
-                    for (i, out) in blocks.chunks_exact_mut(block).enumerate() {
-                        let src = &data[(first + i) * pass.len_in * inner..][..pass.len_in * inner];
-                        match self.reducer {
-                            Reducer::Max => pass.pool_block(src, inner, out, fold_max, fold_max_rows),
-                            Reducer::Sum => pass.pool_block(src, inner, out, |a, v| a + v, add_rows),
-                        }
-                    }
-                });
-            }
             shape[pass.axis] = pass.taps.len();
-            data = std::borrow::Cow::Owned(out);
+            // SAFETY: f32 has no invalid bit patterns; filled with the fold's start right away.
+            let mut out = unsafe { Tensor::uninitialized::<f32>(&shape)? };
+            {
+                let previous = result.as_ref().map(|t| t.try_as_plain_ram()).transpose()?;
+                let data = match &previous {
+                    Some(view) => view.as_slice::<f32>()?,
+                    None => input.as_slice::<f32>()?,
+                };
+                let mut plain = out.try_as_plain_ram_mut()?;
+                let out = plain.as_slice_mut::<f32>()?;
+                out.fill(start);
+                let block = pass.taps.len() * inner;
+                if block > 0 {
+                    parallel::split_chunks_mut(out, block, |first, blocks| {
+                        for (i, out) in blocks.chunks_exact_mut(block).enumerate() {
+                            let src = &data[(first + i) * pass.len_in * inner..][..pass.len_in * inner];
+                            match self.reducer {
+                                Reducer::Max => pass.pool_block(src, inner, out, fold_max, fold_max_rows),
+                                Reducer::Sum => pass.pool_block(src, inner, out, |a, v| a + v, add_rows),
+                            }
+                        }
+                    });
+                }
+                debug_assert_eq!(outer * block, out.len());
+            }
+            result = Some(out);
         }
-        Ok(tvec!(Tensor::from_shape(&shape, &data)?.into_tvalue()))
+        Ok(tvec!(result.context("a pool plan has at least one pass")?.into_tvalue()))
     }
 }
 
@@ -116,17 +128,24 @@ impl AxisPass {
         fold: impl Fn(f32, f32) -> f32,
         fold_rows: impl Fn(&mut [f32], &[f32]),
     ) {
-        let taps = |range: &Range<usize>| range.clone().step_by(self.dilation);
+        // Plain index loops: the shipped build optimizes this crate for size, where an iterator
+        // adapter per output (`step_by`) cost more than the taps themselves.
+        let step = self.dilation;
         if inner == 1 {
             for (v, range) in out.iter_mut().zip(&self.taps) {
-                for i in taps(range) {
-                    *v = fold(*v, src[i]);
+                let (mut acc, mut i) = (*v, range.start);
+                while i < range.end {
+                    acc = fold(acc, src[i]);
+                    i += step;
                 }
+                *v = acc;
             }
         } else {
             for (row, range) in out.chunks_exact_mut(inner).zip(&self.taps) {
-                for i in taps(range) {
+                let mut i = range.start;
+                while i < range.end {
                     fold_rows(row, &src[i * inner..][..inner]);
+                    i += step;
                 }
             }
         }
