@@ -29,8 +29,6 @@ const SMOKE = args.smoke === true;
 const RUNS = Number(args.runs ?? (SMOKE ? 3 : 50));
 const WARMUP = Number(args.warmup ?? (SMOKE ? 1 : 5));
 const ZOO_RUNS = Number(args['zoo-runs'] ?? 20);
-// Idle pause before each timed run when both engines have thread pools (bench.js `latency`).
-const SETTLE_MS = Number(args['settle-ms'] ?? 100);
 const ZOO = path.join(ROOT, 'target/bench-models/zoo/zoo.json');
 const OUT = path.resolve(args.out ?? (SMOKE ? path.join(ROOT, 'target/bench-smoke') : HERE));
 const ORT_DIST = path.join(HERE, 'node_modules/onnxruntime-web/dist');
@@ -202,18 +200,18 @@ async function startup(open, base, engine, model) {
  *  agreement with onnxruntime-web. `webinfer` is the simd128 build on the main thread; the other
  *  webinfer builds are compared with it in the same page. `ortThreads` 0 leaves onnxruntime-web
  *  out: its worker threads spin after each run and would slow a threaded engine beside it. */
-async function latency(open, base, list, { ortThreads, builds, settleMs = 0 }) {
+async function latency(open, base, list, { ortThreads, builds }) {
   const page = await open(base);
   const ortStart = ortThreads ? await page.evaluate((t) => bench.start('ort', { threads: t }), ortThreads) : null;
   const started = {};
   for (const b of builds) started[b] = await page.evaluate(([e, t]) => bench.start(e, { threads: t }), [b, Math.max(2, os.cpus().length)]);
   const engines = ortThreads ? [...builds, 'ort'] : builds;
-  const out = { ort: ortStart, started, settleMs, models: {} };
+  const out = { ort: ortStart, started, models: {} };
   for (const model of list) {
     const created = {};
     for (const e of engines) created[e] = await page.evaluate(([e, m]) => bench.load(e, m), [e, model]);
     const runs = model.zoo ? ZOO_RUNS : RUNS;
-    const times = await page.evaluate(([e, m, o]) => bench.latency(e, m, o), [engines, model, { warmup: WARMUP, runs, settleMs }]);
+    const times = await page.evaluate(([e, m, o]) => bench.latency(e, m, o), [engines, model, { warmup: WARMUP, runs }]);
     const agreement = {};
     if (ortThreads) for (const b of builds) agreement[b] = await page.evaluate(([m, b]) => bench.agreement(m, b), [model, b]);
     // By operator: the simd128 build beside onnxruntime-web; with the threads build beside it,
@@ -288,9 +286,13 @@ async function main() {
     results.latency = await latency(open, base, list, { ortThreads: 1, builds: ['webinfer', 'webinfer-relaxed'] });
     const lite = SMOKE ? list : list.filter((m) => m.name !== 'conv-small-f32');
     // relaxed-simd too: it is what Chromium would run if the classifier did not pick threads.
-    // Lite0 only: the zoo's threads figure is the comparison with onnxruntime-web's threads.
-    results.latencyThreads = await latency(open, base, lite.filter((m) => !m.zoo), { ortThreads: 0, builds: ['webinfer', 'webinfer-relaxed', 'webinfer-threads'] });
-    results.latencyThreaded = await latency(open, base, lite, { ortThreads: threads, builds: ['webinfer-threads'], settleMs: SETTLE_MS });
+    // Each engine with threads alone in its page: onnxruntime-web's pool spins between runs and,
+    // on a machine with as many cores as threads, halves a threaded engine beside it (in either
+    // order), so the comparison of threads builds takes each engine alone.
+    results.latencyThreads = await latency(open, base, lite, { ortThreads: 0, builds: ['webinfer', 'webinfer-relaxed', 'webinfer-threads'] });
+    results.ortThreads = await latency(open, base, lite, { ortThreads: threads, builds: [] });
+    // Both in one page: the threads build's agreement with onnxruntime-web, and what sharing costs.
+    results.latencyThreaded = await latency(open, base, lite, { ortThreads: threads, builds: ['webinfer-threads'] });
     // WebKit: one thread (WebKitGTK has no SharedArrayBuffer, so neither engine gets threads
     // there) and the simd128 build (no relaxed SIMD), beside onnxruntime-web.
     if (!args['no-webkit']) {
@@ -367,14 +369,14 @@ function zooSection(r, add) {
   if (!zoo.length) return;
   const rows = zoo.map((m) => {
     const one = r.latency.models[m.name];
-    const threaded = r.latencyThreaded?.models[m.name];
+    const alone = { webinfer: r.latencyThreads?.models[m.name]?.['webinfer-threads'], ort: r.ortThreads?.models[m.name]?.ort };
     const { webinfer: w, ort: o } = r.startup[m.name];
     const made = (e) => createMs(e, one.created[e]);
     return {
-      m, one, threaded, w, o, made,
+      m, one, alone, w, o, made,
       simd: one.webinfer.median / one.ort.median,
       relaxed: one['webinfer-relaxed'] ? one['webinfer-relaxed'].median / one.ort.median : null,
-      threads: threaded ? threaded['webinfer-threads'].median / threaded.ort.median : null,
+      threads: alone.webinfer && alone.ort ? alone.webinfer.median / alone.ort.median : null,
       create: made('webinfer') / made('ort'),
       cold: w.cold.sinceNavigationMs / o.cold.sinceNavigationMs,
       warm: w.warm.sinceNavigationMs / o.warm.sinceNavigationMs,
@@ -383,7 +385,7 @@ function zooSection(r, add) {
   });
   add('## The zoo (issue 21): models webinfer was not tuned on, this run', '',
     `Chromium, ${r.zooRuns} interleaved runs per engine (medians). Ratios are webinfer / onnxruntime-web: below 1, webinfer is faster. ` +
-    `"1 thread" is the relaxed-simd build (what Chromium runs on one thread; simd128 beside it); "threads" is webinfer's threads build against onnxruntime-web with its threads, in one cross-origin isolated page${r.latencyThreaded?.settleMs ? `, each timed run after a ${r.latencyThreaded.settleMs} ms idle pause` : ''}; ` +
+    `"1 thread" is the relaxed-simd build (what Chromium runs on one thread; simd128 beside it); "threads" is webinfer's threads build against onnxruntime-web with its threads, each alone in a cross-origin isolated page (in one page, one engine's spinning pool slows the other: below); ` +
     '"create" is webinfer\'s parse + plan (inputs with dynamic dims pinned with `inputShapes` to the size benchmarked) against `InferenceSession.create`, in the one-thread page after each engine has created a session for the small model (so onnxruntime-web\'s wasm compile is not in it); "first result" is time since navigation start in a fresh profile, cold and warm (everything included). ' +
     'Agreement: fp32 every value within 1e-3 relative (+ 1e-4 absolute), int8 the same top-1 or within the int8-vs-fp32 error publish.py recorded. Models: bench/zoo.py.', '',
     '| model | input | 1 thread (relaxed) | 1 thread (simd128) | threads | create (ms, webinfer / ort) | create ratio | first result cold | first result warm | agrees |',
@@ -529,15 +531,18 @@ function markdown(r) {
       }
     }
   }
-  if (r.latencyThreaded) {
-    const t = r.latencyThreaded.ort.threads;
-    const wt = r.latencyThreaded.started['webinfer-threads']?.threads;
-    add('', `## Multi-threaded, both engines (page cross-origin isolated: ${r.latencyThreaded.ort.crossOriginIsolated}; onnxruntime-web ${t} threads, webinfer threads build ${wt} threads)`, '',
-      ...(r.latencyThreaded.settleMs ? [`Each timed run follows a ${r.latencyThreaded.settleMs} ms idle pause, so the other engine's pool (onnxruntime-web's threads spin after each run) is asleep and each engine has the cores to itself, as in a page that uses one engine.`, ''] : []),
-      '| model | webinfer threads build | onnxruntime-web | webinfer / ort |', '|---|---|---|---|');
-    for (const [name, m] of Object.entries(r.latencyThreaded.models)) {
-      const w = m['webinfer-threads'];
-      add(`| ${name} | ${spread(w)} | ${spread(m.ort)} | **${f2(w.median / m.ort.median)}** |`);
+  if (r.latencyThreads && r.ortThreads) {
+    const t = r.ortThreads.ort.threads;
+    const wt = r.latencyThreads.started['webinfer-threads']?.threads;
+    const shared = r.latencyThreaded?.models ?? {};
+    add('', `## Multi-threaded, both engines (cross-origin isolated: ${r.ortThreads.ort.crossOriginIsolated}; onnxruntime-web ${t} threads, webinfer threads build ${wt} threads)`, '',
+      '"Alone": each engine in a page of its own, nothing else loaded (the figure the zoo\'s targets use). "One page": both loaded in one page, runs interleaved; onnxruntime-web\'s pool spins between its runs, and with as many threads as cores each engine then runs beside the other\'s spinning threads.', '',
+      '| model | webinfer threads build, alone | onnxruntime-web, alone | webinfer / ort, alone | webinfer, one page | ort, one page | webinfer / ort, one page |', '|---|---|---|---|---|---|---|');
+    for (const [name, m] of Object.entries(r.latencyThreads.models)) {
+      const [w, o, p] = [m['webinfer-threads'], r.ortThreads.models[name]?.ort, shared[name]];
+      if (!w || !o) continue;
+      const one = p ? `${spread(p['webinfer-threads'])} | ${spread(p.ort)} | ${f2(p['webinfer-threads'].median / p.ort.median)}` : '– | – | –';
+      add(`| ${name} | ${spread(w)} | ${spread(o)} | **${f2(w.median / o.median)}** | ${one} |`);
     }
   }
   add('', '## Start-up: nothing to first result (ms)', '',

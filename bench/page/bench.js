@@ -152,18 +152,14 @@ window.bench = {
   },
 
   /** Warm-up, then `runs` rounds in which every engine runs once, in alternating order, so
-   *  drift on a shared machine touches all of them alike. `settleMs`: an idle pause before each
-   *  timed run, so that the thread pool of the engine that ran before (onnxruntime-web's spins
-   *  after each run) is asleep again and each engine has the cores to itself, as in a page that
-   *  uses one engine. */
-  async latency(engineNames, model, { warmup, runs, settleMs = 0 }) {
+   *  drift on a shared machine touches all of them alike. */
+  async latency(engineNames, model, { warmup, runs }) {
     const input = await makeInput(model);
     for (let i = 0; i < warmup; i++) for (const e of engineNames) await engines[e].run(model, input);
     const times = Object.fromEntries(engineNames.map((e) => [e, []]));
     for (let i = 0; i < runs; i++) {
       const order = i % 2 ? [...engineNames].reverse() : engineNames;
       for (const e of order) {
-        if (settleMs) await new Promise((r) => setTimeout(r, settleMs));
         const t0 = now();
         await engines[e].run(model, input);
         times[e].push(now() - t0);
