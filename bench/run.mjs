@@ -398,8 +398,20 @@ function zooSection(r, add) {
   const worst = (key) => rows.reduce((a, x) => (x[key] != null && (!a || x[key] > a[key]) ? x : a), null);
   const at = (key) => { const x = worst(key); return x ? `${f2(x[key])} (${x.m.name})` : '–'; };
   const mean = (key) => (all(key) ? geomean(rows.map((x) => x[key])) : null);
+  // A consistency check within the run: onnxruntime-web cannot gain more than its thread count
+  // from threads, so where its threads figure beats its one-thread one by more, the one-thread
+  // figure is off (it has been, 2.5x, for the last models of a page holding every session).
+  const ortThreads = r.ortThreads?.ort.threads;
+  const suspect = rows.filter((x) => x.alone.ort && ortThreads && x.one.ort.median / x.alone.ort.median > ortThreads);
+  const trusted = rows.filter((x) => !suspect.includes(x));
+  const meanTrusted = suspect.length && trusted.every((x) => Number.isFinite(x.relaxed)) ? geomean(trusted.map((x) => x.relaxed)) : null;
+  if (suspect.length) {
+    add('', `Suspect in this run: onnxruntime-web's one-thread median for ${suspect.map((x) => `${x.m.name} (${f2(x.one.ort.median)} ms, ${f2(x.one.ort.median / x.alone.ort.median)}x its ${ortThreads}-thread median)`).join(', ')}: more than its thread count above the threads figure, so the one-thread ratios of ${suspect.length > 1 ? 'these models are' : 'this model is'} left out of the geometric mean's verdict (${f2(meanTrusted)} over the other ${trusted.length}).`);
+  }
+  const oneThreadMean = suspect.length ? meanTrusted : mean('relaxed');
   const targets = [
-    ['geometric mean, 1 thread (relaxed-simd / ort)', f2(mean('relaxed')), '<= 0.7', mean('relaxed') != null && mean('relaxed') <= 0.7],
+    ['geometric mean, 1 thread (relaxed-simd / ort)', suspect.length ? `${f2(mean('relaxed'))} (${f2(meanTrusted)} without the suspect figures)` : f2(mean('relaxed')), '<= 0.7',
+      mean('relaxed') != null && oneThreadMean != null && mean('relaxed') <= 0.7 && oneThreadMean <= 0.7],
     ['slowest model, 1 thread', at('relaxed'), '<= 1.0', all('relaxed') && worst('relaxed').relaxed <= 1],
     ['geometric mean, threads build / ort threads', f2(mean('threads')), '<= 0.8', mean('threads') != null && mean('threads') <= 0.8],
     ['session create, worst model', at('create'), '<= 1.5', all('create') && worst('create').create <= 1.5],
