@@ -9,8 +9,9 @@
 //! behind an environment variable, for stride 1 only).
 //!
 //! A maximum or a sum over a box is one over each axis in turn, so a `kh x kw` window costs
-//! `kh + kw` steps instead of `kh * kw`. The last axis goes first (a gather over its taps), then
-//! the others as whole rows combined lane by lane. The window geometry is tract's own (its
+//! `kh + kw` steps instead of `kh * kw`. The axes run first to last: those with values after them as
+//! whole rows combined lane by lane, then (channels first) the last axis as a gather over its taps,
+//! the one scalar pass, on what the others have already shrunk. The window geometry is tract's own (its
 //! planned `Patch`: padding, strides, dilations, ceil mode).
 //!
 //! - Max: each output folds its taps from `f32::MIN` with `if acc < v { v } else { acc }`,
@@ -49,7 +50,7 @@ pub(crate) struct SeparablePool {
     reducer: Reducer,
     input_shape: TVec<usize>,
     output_shape: TVec<usize>,
-    /// In the order they run: the last axis first.
+    /// In the order they run: the first axis first.
     passes: Vec<AxisPass>,
 }
 
@@ -260,7 +261,7 @@ fn separable_form(
     }
     let patch = &geo.patch;
     let mut passes = vec![];
-    for (geo_axis, axis) in geo.input_shape.hw_axes().enumerate().rev() {
+    for (geo_axis, axis) in geo.input_shape.hw_axes().enumerate() {
         let len_in = input_shape[axis];
         // A window wholly in the padding is tract's (a max pool outputs f32::MIN there).
         let Some(taps) = axis_taps(patch, geo_axis, len_in) else { return Ok(None) };
