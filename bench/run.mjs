@@ -286,9 +286,9 @@ async function main() {
     results.latency = await latency(open, base, list, { ortThreads: 1, builds: ['webinfer', 'webinfer-relaxed'] });
     const lite = SMOKE ? list : list.filter((m) => m.name !== 'conv-small-f32');
     // relaxed-simd too: it is what Chromium would run if the classifier did not pick threads.
-    // Each engine with threads alone in its page: onnxruntime-web's pool spins between runs and,
-    // on a machine with as many cores as threads, slowed webinfer's threads build beside it
-    // 1.3-2.6x, so the comparison of threads builds takes each engine alone.
+    // Each engine with threads without the other in its page: onnxruntime-web's pool spins
+    // between runs and, on a machine with as many cores as threads, slowed webinfer's threads
+    // build beside it 1.1-1.9x (run 19), while onnxruntime-web ran faster there than alone.
     results.latencyThreads = await latency(open, base, lite, { ortThreads: 0, builds: ['webinfer', 'webinfer-relaxed', 'webinfer-threads'] });
     results.ortThreads = await latency(open, base, lite, { ortThreads: threads, builds: [] });
     // Both in one page: the threads build's agreement with onnxruntime-web, and what sharing costs.
@@ -370,6 +370,7 @@ function zooSection(r, add) {
   const rows = zoo.map((m) => {
     const one = r.latency.models[m.name];
     const alone = { webinfer: r.latencyThreads?.models[m.name]?.['webinfer-threads'], ort: r.ortThreads?.models[m.name]?.ort };
+    const shared = r.latencyThreaded?.models[m.name];
     const { webinfer: w, ort: o } = r.startup[m.name];
     const made = (e) => createMs(e, one.created[e]);
     return {
@@ -377,6 +378,7 @@ function zooSection(r, add) {
       simd: one.webinfer.median / one.ort.median,
       relaxed: one['webinfer-relaxed'] ? one['webinfer-relaxed'].median / one.ort.median : null,
       threads: alone.webinfer && alone.ort ? alone.webinfer.median / alone.ort.median : null,
+      threadsOnePage: shared ? shared['webinfer-threads'].median / shared.ort.median : null,
       create: made('webinfer') / made('ort'),
       cold: w.cold.sinceNavigationMs / o.cold.sinceNavigationMs,
       warm: w.warm.sinceNavigationMs / o.warm.sinceNavigationMs,
@@ -385,7 +387,7 @@ function zooSection(r, add) {
   });
   add('## The zoo (issue 21): models webinfer was not tuned on, this run', '',
     `Chromium, ${r.zooRuns} interleaved runs per engine (medians). Ratios are webinfer / onnxruntime-web: below 1, webinfer is faster. ` +
-    `"1 thread" is the relaxed-simd build (what Chromium runs on one thread; simd128 beside it); "threads" is webinfer's threads build against onnxruntime-web with its threads, each alone in a cross-origin isolated page (in one page, one engine's spinning pool slows the other: below); ` +
+    `"1 thread" is the relaxed-simd build (what Chromium runs on one thread; simd128 beside it); "threads" is webinfer's threads build against onnxruntime-web with its threads, each without the other in a cross-origin isolated page (webinfer's beside its one-thread builds, which have no pool; the one-page figures beside: below); ` +
     '"create" is webinfer\'s parse + plan (inputs with dynamic dims pinned with `inputShapes` to the size benchmarked) against `InferenceSession.create`, in the one-thread page after each engine has created a session for the small model (so onnxruntime-web\'s wasm compile is not in it); "first result" is time since navigation start in a fresh profile, cold and warm (everything included). ' +
     'Agreement: fp32 every value within 1e-3 relative (+ 1e-4 absolute), int8 the same top-1 or within the int8-vs-fp32 error publish.py recorded. Models: bench/zoo.py.', '',
     '| model | input | 1 thread (relaxed) | 1 thread (simd128) | threads | create (ms, webinfer / ort) | create ratio | first result cold | first result warm | agrees |',
@@ -404,16 +406,19 @@ function zooSection(r, add) {
   const ortThreads = r.ortThreads?.ort.threads;
   const suspect = rows.filter((x) => x.alone.ort && ortThreads && x.one.ort.median / x.alone.ort.median > ortThreads);
   const trusted = rows.filter((x) => !suspect.includes(x));
-  const meanTrusted = suspect.length && trusted.every((x) => Number.isFinite(x.relaxed)) ? geomean(trusted.map((x) => x.relaxed)) : null;
+  const meanTrusted = suspect.length > 0 && trusted.every((x) => Number.isFinite(x.relaxed)) ? geomean(trusted.map((x) => x.relaxed)) : null;
   if (suspect.length) {
-    add('', `Suspect in this run: onnxruntime-web's one-thread median for ${suspect.map((x) => `${x.m.name} (${f2(x.one.ort.median)} ms, ${f2(x.one.ort.median / x.alone.ort.median)}x its ${ortThreads}-thread median)`).join(', ')}: more than its thread count above the threads figure, so the one-thread ratios of ${suspect.length > 1 ? 'these models are' : 'this model is'} left out of the geometric mean's verdict (${f2(meanTrusted)} over the other ${trusted.length}).`);
+    add('', `Suspect in this run: onnxruntime-web's one-thread median for ${suspect.map((x) => `${x.m.name} (${f2(x.one.ort.median)} ms, ${f2(x.one.ort.median / x.alone.ort.median)}x its ${ortThreads}-thread median)`).join(', ')}: more than its thread count above the threads figure, so the one-thread target is met only if the geometric mean is, both with them and without them (${f2(meanTrusted)} over the other ${trusted.length}).`);
   }
   const oneThreadMean = suspect.length ? meanTrusted : mean('relaxed');
   const targets = [
     ['geometric mean, 1 thread (relaxed-simd / ort)', suspect.length ? `${f2(mean('relaxed'))} (${f2(meanTrusted)} without the suspect figures)` : f2(mean('relaxed')), '<= 0.7',
       mean('relaxed') != null && oneThreadMean != null && mean('relaxed') <= 0.7 && oneThreadMean <= 0.7],
     ['slowest model, 1 thread', at('relaxed'), '<= 1.0', all('relaxed') && worst('relaxed').relaxed <= 1],
-    ['geometric mean, threads build / ort threads', f2(mean('threads')), '<= 0.8', mean('threads') != null && mean('threads') <= 0.8],
+    // Neither way of timing two thread pools on this machine is clean (PERFORMANCE.md, section
+    // 16), so the target is met only if it is in both.
+    ['geometric mean, threads build / ort threads', `${f2(mean('threads'))} each alone, ${f2(mean('threadsOnePage'))} in one page`, '<= 0.8',
+      mean('threads') != null && mean('threads') <= 0.8 && mean('threadsOnePage') != null && mean('threadsOnePage') <= 0.8],
     ['session create, worst model', at('create'), '<= 1.5', all('create') && worst('create').create <= 1.5],
     ['first result cold, worst model', at('cold'), '<= 1.0', all('cold') && worst('cold').cold <= 1],
     ['first result warm, worst model', at('warm'), '<= 1.0', all('warm') && worst('warm').warm <= 1],
@@ -548,7 +553,7 @@ function markdown(r) {
     const wt = r.latencyThreads.started['webinfer-threads']?.threads;
     const shared = r.latencyThreaded?.models ?? {};
     add('', `## Multi-threaded, both engines (cross-origin isolated: ${r.ortThreads.ort.crossOriginIsolated}; onnxruntime-web ${t} threads, webinfer threads build ${wt} threads)`, '',
-      '"Alone": each engine in a page of its own, nothing else loaded (the figure the zoo\'s targets use). "One page": both loaded in one page, runs interleaved; onnxruntime-web\'s pool spins between its runs, and with as many threads as cores each engine then runs beside the other\'s spinning threads.', '',
+      '"Alone": each engine without the other (webinfer\'s threads build beside its one-thread builds, which have no pool). "One page": both loaded in one page, runs interleaved, so each runs beside the other\'s pool, spinning or asleep. With as many threads as cores neither is a clean measure (PERFORMANCE.md, section 16); the zoo\'s target takes both.', '',
       '| model | webinfer threads build, alone | onnxruntime-web, alone | webinfer / ort, alone | webinfer, one page | ort, one page | webinfer / ort, one page |', '|---|---|---|---|---|---|---|');
     for (const [name, m] of Object.entries(r.latencyThreads.models)) {
       const [w, o, p] = [m['webinfer-threads'], r.ortThreads.models[name]?.ort, shared[name]];
@@ -620,7 +625,7 @@ function markdown(r) {
     add('', `After the load, SIGTERM: the server exited with code ${r.load.exitCodeAfterSigterm}.`);
   }
   add('', '## Reading these numbers', '',
-    '- Ratios below 1 mean webinfer is faster. Each table compares engines measured side by side in one page; compare ratios, not absolute times, across runs.',
+    '- Ratios below 1 mean webinfer is faster. Each table compares engines measured side by side in one page, except the threads comparison\'s "alone" columns (one page per engine); compare ratios, not absolute times, across runs.',
     '- The threaded tables run on ' + r.cores + ' cores. The speed-up compares two webinfer builds side by side with onnxruntime-web not loaded (its threads spin after each run and would slow a threaded engine beside them); the multi-threaded comparison takes each engine alone in its page, and shows beside it both engines\' threads in one page, where each pays for the other\'s spinning.',
     '- onnxruntime-web compiles its wasm inside its first `InferenceSession.create`, so its "parse / create" column includes the runtime compile that webinfer reports under "runtime".',
     '- webinfer verifies the model\'s sha256 before parsing it and stores it in the Cache API; onnxruntime-web does neither, so its warm start relies on the HTTP cache.',

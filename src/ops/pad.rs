@@ -112,8 +112,9 @@ impl RunPad {
         };
         let len = out.len();
         let out = parallel::SharedMut::new(out);
-        // Part `rows` writes from the end of the row before its first (or 0) to the start of
-        // the row after its last (or the end): parts are disjoint and cover the output.
+        // A part writes from the end of the row before its first (or 0) to the end of its last
+        // row, and the last part on to the end: each gap belongs to the part of the row after
+        // it, so parts are disjoint and cover the output.
         parallel::split_units(rows.div_ceil(ROWS_PER_PART), |parts| {
             let (first, end) = (parts.start * ROWS_PER_PART, rows.min(parts.end * ROWS_PER_PART));
             let mut indices = index(first);
@@ -135,9 +136,10 @@ impl RunPad {
                     indices[a] = 0;
                 }
             }
-            let stop = if end == rows { len } else { start(&index(end)) };
-            // SAFETY: from this part's last row's end to the next part's first row's start.
-            fill(unsafe { out.part(cursor, stop - cursor) }, value);
+            if end == rows {
+                // SAFETY: after the last row, which no other part reaches.
+                fill(unsafe { out.part(cursor, len - cursor) }, value);
+            }
         });
     }
 

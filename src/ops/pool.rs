@@ -260,6 +260,10 @@ fn separable_form(
         return Ok(None);
     }
     let patch = &geo.patch;
+    // A zero stride or dilation (a malformed model tract still plans) would never advance here.
+    if patch.spec.strides.contains(&0) || patch.spec.dilations.contains(&0) || patch.spec.kernel_shape.contains(&0) {
+        return Ok(None);
+    }
     let mut passes = vec![];
     for (geo_axis, axis) in geo.input_shape.hw_axes().enumerate() {
         let len_in = input_shape[axis];
