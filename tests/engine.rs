@@ -198,25 +198,31 @@ fn qdq_models_take_the_fused_paths() {
     assert_eq!(nodes("DequantizeLinear"), 0, "{listing:?}");
 }
 
+/// The `ops` fixture cases whose model name `keep` accepts.
+fn ops_cases(keep: impl Fn(&str) -> bool) -> Vec<Value> {
+    let cases = expected("ops")["cases"].as_array().unwrap().clone();
+    cases.into_iter().filter(|c| keep(c["model"].as_str().unwrap())).collect()
+}
+
+/// One run of an `ops` fixture case, profiled: how many nodes of each kind of op it ran, by name.
+fn ops_run(case: &Value) -> (impl Fn(&str) -> usize, String) {
+    let ops = plan(case["model"].as_str().unwrap()).profile(feeds(case), 1, || 0.0).unwrap();
+    let described = format!("{}: {ops:?}", case["model"]);
+    (move |kind: &str| ops.iter().filter(|o| o.op == kind).map(|o| o.nodes).sum::<usize>(), described)
+}
+
 /// Linear and nearest `Resize` run on webinfer's kernel (src/ops/resize.rs) wherever tract-core
 /// takes the node; nearest with ONNX's default rounding stays on tract-onnx's op. Their numbers:
 /// `edge_cases_and_added_ops_match_onnxruntime`.
 #[test]
 fn resizes_run_on_webinfers_kernel() {
-    let cases = expected("ops");
-    let mut checked = 0;
-    for case in cases["cases"].as_array().unwrap() {
-        let model = case["model"].as_str().unwrap();
-        // The Resize fixtures, and the Upsample ones tract turns into a Resize.
-        if !model.starts_with("op_resize_") && !model.ends_with("_linear") {
-            continue;
-        }
-        let ops = plan(model).profile(feeds(case), 1, || 0.0).unwrap();
-        let ours = ops.iter().filter(|o| o.op == "SeparableResize").map(|o| o.nodes).sum::<usize>();
-        assert_eq!(ours, usize::from(model != "op_resize_nearest_default_down"), "{model}: {ops:?}");
-        checked += 1;
+    // The Resize fixtures, and the Upsample ones tract turns into a Resize.
+    let cases = ops_cases(|model| model.starts_with("op_resize_") || model.ends_with("_linear"));
+    assert_eq!(cases.len(), 10);
+    for case in &cases {
+        let (nodes, described) = ops_run(case);
+        assert_eq!(nodes("SeparableResize"), usize::from(case["model"] != "op_resize_nearest_default_down"), "{described}");
     }
-    assert_eq!(checked, 10);
 }
 
 /// Pads, those in the file and the one tract puts in front of a padded convolution, run on
@@ -224,40 +230,25 @@ fn resizes_run_on_webinfers_kernel() {
 /// `edge_cases_and_added_ops_match_onnxruntime`.
 #[test]
 fn pads_run_on_webinfers_kernel() {
-    let cases = expected("ops");
-    let mut checked = 0;
-    for case in cases["cases"].as_array().unwrap() {
-        let model = case["model"].as_str().unwrap();
-        if !model.starts_with("op_pad_") {
-            continue;
-        }
-        let ops = plan(model).profile(feeds(case), 1, || 0.0).unwrap();
-        let count = |name: &str| ops.iter().filter(|o| o.op == name).map(|o| o.nodes).sum::<usize>();
-        assert_eq!((count("RunPad"), count("Pad")), (1, 0), "{model}: {ops:?}");
-        checked += 1;
+    let cases = ops_cases(|model| model.starts_with("op_pad_"));
+    assert_eq!(cases.len(), 6);
+    for case in &cases {
+        let (nodes, described) = ops_run(case);
+        assert_eq!((nodes("RunPad"), nodes("Pad")), (1, 0), "{described}");
     }
-    assert_eq!(checked, 6);
 }
 
 /// Max and average pools of one, two and three spatial axes run on webinfer's kernel
 /// (src/ops/pool.rs). Their numbers: `edge_cases_and_added_ops_match_onnxruntime`.
 #[test]
 fn pools_run_on_webinfers_kernel() {
-    let cases = expected("ops");
-    let mut checked = 0;
-    for case in cases["cases"].as_array().unwrap() {
-        let model = case["model"].as_str().unwrap();
-        let kernel = match model {
-            _ if model.starts_with("op_max_pool_") => "SeparableMaxPool",
-            _ if model.starts_with("op_avg_pool_") => "SeparableSumPool",
-            _ => continue,
-        };
-        let ops = plan(model).profile(feeds(case), 1, || 0.0).unwrap();
-        let ours = ops.iter().filter(|o| o.op == kernel).map(|o| o.nodes).sum::<usize>();
-        assert_eq!(ours, 1, "{model}: {ops:?}");
-        checked += 1;
+    let cases = ops_cases(|model| model.starts_with("op_max_pool_") || model.starts_with("op_avg_pool_"));
+    assert_eq!(cases.len(), 11);
+    for case in &cases {
+        let (nodes, described) = ops_run(case);
+        let kernel = if case["model"].as_str().unwrap().starts_with("op_max_pool_") { "SeparableMaxPool" } else { "SeparableSumPool" };
+        assert_eq!(nodes(kernel), 1, "{described}");
     }
-    assert_eq!(checked, 11);
 }
 
 /// Softmax over an axis that is not the last runs on webinfer's kernel (src/ops/softmax.rs), and

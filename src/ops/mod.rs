@@ -16,6 +16,7 @@
 //!   itself (the `webinfer-kernels` crate).
 
 mod affine_grid;
+mod axis_passes;
 mod binarizer;
 mod broadcast;
 mod center_crop_pad;

@@ -26,7 +26,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::{OptMaxPool, OptSumPool, PaddingSpec, Patch};
 
-use super::{parallel, Compute, Kernel};
+use super::{axis_passes, Compute, Kernel};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reducer {
@@ -39,7 +39,6 @@ enum Reducer {
 #[derive(Debug, Clone, PartialEq)]
 struct AxisPass {
     axis: usize,
-    len_in: usize,
     dilation: usize,
     taps: Vec<Range<usize>>,
     scales: Option<Vec<f32>>,
@@ -81,40 +80,15 @@ impl Compute for SeparablePool {
             Reducer::Max => f32::MIN,
             Reducer::Sum => 0.0,
         };
-        let mut shape = self.input_shape.clone();
-        let mut result: Option<Tensor> = None;
-        for pass in &self.passes {
-            let outer: usize = shape[..pass.axis].iter().product();
-            let inner: usize = shape[pass.axis + 1..].iter().product();
-            shape[pass.axis] = pass.taps.len();
-            // SAFETY: f32 has no invalid bit patterns; filled with the fold's start right away.
-            let mut out = unsafe { Tensor::uninitialized::<f32>(&shape)? };
-            {
-                let previous = result.as_ref().map(|t| t.try_as_plain_ram()).transpose()?;
-                let data = match &previous {
-                    Some(view) => view.as_slice::<f32>()?,
-                    None => input.as_slice::<f32>()?,
-                };
-                let mut plain = out.try_as_plain_ram_mut()?;
-                let out = plain.as_slice_mut::<f32>()?;
-                out.fill(start);
-                let block = pass.taps.len() * inner;
-                if block > 0 {
-                    parallel::split_chunks_mut(out, block, |first, blocks| {
-                        for (i, out) in blocks.chunks_exact_mut(block).enumerate() {
-                            let src = &data[(first + i) * pass.len_in * inner..][..pass.len_in * inner];
-                            match self.reducer {
-                                Reducer::Max => pass.pool_block(src, inner, out, fold_max, fold_max_rows),
-                                Reducer::Sum => pass.pool_block(src, inner, out, |a, v| a + v, add_rows),
-                            }
-                        }
-                    });
-                }
-                debug_assert_eq!(outer * block, out.len());
+        let axes = self.passes.iter().map(|p| (p.axis, p.taps.len()));
+        let out = axis_passes::run(input.as_slice::<f32>()?, &self.input_shape, axes, start, |pass, src, inner, out| {
+            let pass = &self.passes[pass];
+            match self.reducer {
+                Reducer::Max => pass.pool_block(src, inner, out, fold_max, fold_max_rows),
+                Reducer::Sum => pass.pool_block(src, inner, out, |a, v| a + v, add_rows),
             }
-            result = Some(out);
-        }
-        Ok(tvec!(result.context("a pool plan has at least one pass")?.into_tvalue()))
+        })?;
+        Ok(tvec!(out.into_tvalue()))
     }
 }
 
@@ -276,7 +250,7 @@ fn separable_form(
         if kernel == 1 && stride == 1 && taps.len() == len_in {
             continue;
         }
-        passes.push(AxisPass { axis, len_in, dilation: patch.spec.dilations[geo_axis], taps, scales });
+        passes.push(AxisPass { axis, dilation: patch.spec.dilations[geo_axis], taps, scales });
     }
     let output_shape: TVec<usize> = geo.output_shape.shape.iter().copied().collect();
     if passes.is_empty() || model.outlet_fact(node.id.into())?.shape.as_concrete() != Some(&output_shape[..]) {

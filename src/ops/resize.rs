@@ -19,13 +19,12 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::nn::resize::{Interpolator, Resize};
 
-use super::{parallel, Compute, Kernel};
+use super::{axis_passes, Compute, Kernel};
 
 /// One axis's resampling: output `x` is `w0 * in[i0] + w1 * in[i1]` along `axis`.
 #[derive(Debug, Clone, PartialEq)]
 struct AxisPass {
     axis: usize,
-    len_in: usize,
     taps: Vec<[usize; 2]>,
     weights: Vec<[f32; 2]>,
 }
@@ -57,35 +56,15 @@ impl Compute for SeparableResize {
             input.shape(),
             self.input_shape
         );
-        let mut shape = self.input_shape.clone();
-        let mut data = std::borrow::Cow::Borrowed(input.as_slice::<f32>()?);
-        for pass in &self.passes {
-            let outer: usize = shape[..pass.axis].iter().product();
-            let inner: usize = shape[pass.axis + 1..].iter().product();
-            let mut out = vec![0f32; outer * pass.taps.len() * inner];
-            pass.resample(&data, inner, &mut out);
-            shape[pass.axis] = pass.taps.len();
-            data = std::borrow::Cow::Owned(out);
-        }
-        Ok(tvec!(Tensor::from_shape(&shape, &data)?.into_tvalue()))
+        let axes = self.passes.iter().map(|p| (p.axis, p.taps.len()));
+        let out = axis_passes::run(input.as_slice::<f32>()?, &self.input_shape, axes, 0.0, |pass, src, inner, out| {
+            self.passes[pass].resample_block(src, inner, out)
+        })?;
+        Ok(tvec!(out.into_tvalue()))
     }
 }
 
 impl AxisPass {
-    /// `src` is `outer` blocks of `len_in` runs of `inner` values; `out` gets `taps.len()` runs
-    /// per block.
-    fn resample(&self, src: &[f32], inner: usize, out: &mut [f32]) {
-        let (len_in, len_out) = (self.len_in, self.taps.len());
-        if out.is_empty() {
-            return;
-        }
-        parallel::split_chunks_mut(out, len_out * inner, |first, blocks| {
-            for (block, out) in blocks.chunks_exact_mut(len_out * inner).enumerate() {
-                self.resample_block(&src[(first + block) * len_in * inner..][..len_in * inner], inner, out);
-            }
-        });
-    }
-
     /// One block: `len_in` runs of `inner` values in, `taps.len()` runs out.
     fn resample_block(&self, src: &[f32], inner: usize, out: &mut [f32]) {
         if inner == 1 {
@@ -166,7 +145,7 @@ fn separable_form(model: &TypedModel, node: &TypedNode, op: &Resize) -> TractRes
         }
         let taps = plan.indices.chunks_exact(2).map(|t| [t[0], t[1]]).collect();
         let weights = plan.weights.chunks_exact(2).map(|w| [w[0], w[1]]).collect();
-        passes.push(AxisPass { axis, len_in, taps, weights });
+        passes.push(AxisPass { axis, taps, weights });
     }
     if passes.is_empty() {
         return Ok(None);
