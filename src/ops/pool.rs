@@ -142,10 +142,10 @@ fn fold_max(acc: f32, v: f32) -> f32 {
     }
 }
 
-/// `acc[i] = op(acc[i], row[i])`, four lanes at a time in wasm with `simd` (which must compute
-/// `scalar` lane by lane).
+/// `acc[i] = scalar(acc[i], row[i])`, four lanes at a time in wasm with `reducer`'s instruction
+/// (which must compute `scalar` lane by lane).
 #[inline(always)]
-fn combine_rows(acc: &mut [f32], row: &[f32], scalar: impl Fn(f32, f32) -> f32, #[allow(unused)] simd: SimdOp) {
+fn combine_rows(acc: &mut [f32], row: &[f32], scalar: impl Fn(f32, f32) -> f32, #[allow(unused)] reducer: Reducer) {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     let (acc, row) = {
         use core::arch::wasm32::*;
@@ -156,7 +156,7 @@ fn combine_rows(acc: &mut [f32], row: &[f32], scalar: impl Fn(f32, f32) -> f32, 
             unsafe {
                 let at = a.as_mut_ptr() as *mut v128;
                 let (x, y) = (v128_load(at), v128_load(r.as_ptr() as *const v128));
-                v128_store(at, if simd == SimdOp::Max { f32x4_pmax(x, y) } else { f32x4_add(x, y) });
+                v128_store(at, if reducer == Reducer::Max { f32x4_pmax(x, y) } else { f32x4_add(x, y) });
             }
         }
         (tail, &row[split..])
@@ -166,19 +166,13 @@ fn combine_rows(acc: &mut [f32], row: &[f32], scalar: impl Fn(f32, f32) -> f32, 
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum SimdOp {
-    Max,
-    Add,
-}
-
 /// [`fold_max`] lane by lane; wasm's `f32x4.pmax(a, b)` is `a < b ? b : a`, the same.
 fn fold_max_rows(acc: &mut [f32], row: &[f32]) {
-    combine_rows(acc, row, fold_max, SimdOp::Max)
+    combine_rows(acc, row, fold_max, Reducer::Max)
 }
 
 fn add_rows(acc: &mut [f32], row: &[f32]) {
-    combine_rows(acc, row, |a, v| a + v, SimdOp::Add)
+    combine_rows(acc, row, |a, v| a + v, Reducer::Sum)
 }
 
 /// Per spatial axis of `patch`, each output's taps inside the input (`None` if a window lies
