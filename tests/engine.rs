@@ -192,8 +192,10 @@ fn qdq_models_take_the_fused_paths() {
     let listing: Vec<(&str, usize)> = ops.iter().map(|o| (o.op.as_str(), o.nodes)).collect();
     // 8 activations are quantized, and the pairs are fused before tract's declutter, so none is
     // left to tract (it would otherwise turn a dequantize -> op -> quantize chain into a lookup
-    // table, with a quantize and a dequantize pass around it).
-    assert_eq!(nodes("QuantDequant"), 8, "{listing:?}");
+    // table, with a quantize and a dequantize pass around it). The model's two 3x3 convolutions
+    // run as int8 products that take 3 of them in; the other 5 run as one op each.
+    assert_eq!(nodes("Int8Conv"), 2, "{listing:?}");
+    assert_eq!(nodes("QuantDequant"), 5, "{listing:?}");
     assert_eq!(nodes("QuantizeLinear"), 0, "{listing:?}");
     assert_eq!(nodes("DequantizeLinear"), 0, "{listing:?}");
 }
@@ -284,6 +286,21 @@ fn repeated_operands_run_on_a_unicast_kernel() {
         let case = cases["cases"].as_array().unwrap().iter().find(|c| c["model"] == model).unwrap();
         let ops = plan(model).profile(feeds(case), 1, || 0.0).unwrap();
         assert!(ops.iter().any(|o| o.op == op), "{model}: {ops:?}");
+    }
+}
+
+/// QDQ convolutions with a window (3x3 on 3 channels, strided with 12 outputs, dilated, grouped,
+/// 1-D, a batch of 2, SAME padding, channels last behind Transposes) run on webinfer's int8
+/// kernel (src/ops/int8im2col.rs), which also takes the quantize -> dequantize of their input
+/// and of their output: none is left to run on its own. Their numbers:
+/// `edge_cases_and_added_ops_match_onnxruntime`.
+#[test]
+fn windowed_qdq_convolutions_run_on_the_int8_kernel() {
+    let cases = ops_cases(|model| model.starts_with("op_qdq_conv_"));
+    assert_eq!(cases.len(), 8);
+    for case in &cases {
+        let (nodes, described) = ops_run(case);
+        assert_eq!((nodes("Int8Conv"), nodes("QuantDequant")), (1, 0), "{described}");
     }
 }
 

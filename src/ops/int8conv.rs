@@ -18,6 +18,7 @@ use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 
 use super::int8gemm::{self, round_half_even, Epilogue, Grid, Layout, Output, PackedWeights, Requantize};
+use super::int8im2col::Int8Conv;
 use super::parallel;
 use super::qdq::QuantDequant;
 
@@ -35,7 +36,8 @@ pub struct Int8PointwiseConv {
     output_channels_last: bool,
     /// How packing turns its input into integers (zero point removed).
     input_grid: Grid,
-    /// Per output channel: activation scale x weight scale, and the bias.
+    /// Per output channel: activation scale x weight scale, and the bias (zeros after the last
+    /// channel, to a whole panel of 8).
     row_scale: Vec<f32>,
     bias: Vec<f32>,
     /// The quantize -> dequantize that followed in the graph, applied to each output.
@@ -182,35 +184,12 @@ fn int8_form(
     if spatial.contains(['I', 'O', 'N']) || (output_batch && !batch) {
         return Ok(None);
     }
-    // The activations are on an int8 grid: they come from a quantize -> dequantize, on its own or
-    // fused into the convolution before.
-    let producer = &model.nodes()[node.inputs[0].node];
-    let (input, requantize, input_grid) = if let Some(qd) =
-        producer.op_as::<ElementWiseOp>().and_then(|op| op.0.downcast_ref::<QuantDequant>())
-    {
-        let requantize = &qd.0;
-        if model.single_succ(producer.id)?.is_some_and(|n| n.id == node.id) && !model.outputs.contains(&node.inputs[0])
-        {
-            // Read by this convolution alone: packing quantizes the values before it with the
-            // same multiplier and range (the same integers), so its pass over the tensor goes.
-            (producer.inputs[0], requantize, Grid::of_inputs(requantize))
-        } else {
-            (node.inputs[0], requantize, Grid::of_outputs(requantize))
-        }
-    } else if let Some(requantize) = producer.op_as::<Int8PointwiseConv>().and_then(|op| op.requantize.as_ref()) {
-        (node.inputs[0], requantize, Grid::of_outputs(requantize))
-    } else {
-        return Ok(None);
-    };
-    let activation_scale = requantize.scale;
+    let Some((input, activation_scale, input_grid)) = quantized_input(model, node)? else { return Ok(None) };
     let Some(kernel) = model.outlet_fact(node.inputs[1])?.konst.clone() else {
         return Ok(None);
     };
     let (out_channels, in_channels) = (kernel.shape()[0], kernel.shape()[1]);
-    // The kernel's tile and its units of work take output rows in whole panels of 8.
-    if kernel.datum_type() != f32::datum_type()
-        || out_channels % 8 != 0
-        || model.outlet_fact(node.inputs[0])?.datum_type != f32::datum_type()
+    if kernel.datum_type() != f32::datum_type() || model.outlet_fact(node.inputs[0])?.datum_type != f32::datum_type()
     {
         return Ok(None);
     }
@@ -237,8 +216,8 @@ fn int8_form(
             output_batch,
             output_channels_last,
             input_grid,
-            row_scale: weight_scales.iter().map(|s| activation_scale * s).collect(),
-            bias,
+            row_scale: int8gemm::whole_panels(weight_scales.iter().map(|s| activation_scale * s).collect()),
+            bias: int8gemm::whole_panels(bias),
             requantize,
         },
         replaced,
@@ -246,9 +225,32 @@ fn int8_form(
     )))
 }
 
+/// Where `node` (a convolution) can read its activations as integers: they are on an int8 grid
+/// when they come from a quantize -> dequantize, on its own or fused into the int8 convolution
+/// before. Returns the outlet to read, the grid's step (the dequantize scale) and how packing
+/// turns the values read into those integers.
+pub(super) fn quantized_input(model: &TypedModel, node: &TypedNode) -> TractResult<Option<(OutletId, f32, Grid)>> {
+    let producer = &model.nodes()[node.inputs[0].node];
+    if let Some(qd) = producer.op_as::<ElementWiseOp>().and_then(|op| op.0.downcast_ref::<QuantDequant>()) {
+        let requantize = &qd.0;
+        if model.single_succ(producer.id)?.is_some_and(|n| n.id == node.id) && !model.outputs.contains(&node.inputs[0])
+        {
+            // Read by this convolution alone: packing quantizes the values before it with the
+            // same multiplier and range (the same integers), so its pass over the tensor goes.
+            return Ok(Some((producer.inputs[0], requantize.scale, Grid::of_inputs(requantize))));
+        }
+        return Ok(Some((node.inputs[0], requantize.scale, Grid::of_outputs(requantize))));
+    }
+    let fused = producer
+        .op_as::<Int8PointwiseConv>()
+        .and_then(|op| op.requantize.as_ref())
+        .or_else(|| producer.op_as::<Int8Conv>().and_then(Int8Conv::requantize));
+    Ok(fused.map(|requantize| (node.inputs[0], requantize.scale, Grid::of_outputs(requantize))))
+}
+
 /// The [`QuantDequant`] that is the only consumer of node `id`'s output, as the kernel's
 /// epilogue applies it.
-fn requantize_after(model: &TypedModel, id: usize) -> TractResult<Option<(Requantize, usize)>> {
+pub(super) fn requantize_after(model: &TypedModel, id: usize) -> TractResult<Option<(Requantize, usize)>> {
     let Some(next) = model.single_succ(id)? else { return Ok(None) };
     let Some(qd) = next.op_as::<ElementWiseOp>().and_then(|op| op.0.downcast_ref::<QuantDequant>()) else {
         return Ok(None);
@@ -293,7 +295,7 @@ fn bias_after(
 /// Per row of `w` (`rows x depth`): integers within ±128 and a scale whose products give back
 /// the row (to within f32 rounding), as a symmetric int8 quantizer makes them (usually the
 /// largest magnitude is 127 steps). `None` when any row is not on such a grid.
-fn int8_grid(w: &[f32], rows: usize, depth: usize) -> Option<(Vec<i16>, Vec<f32>)> {
+pub(super) fn int8_grid(w: &[f32], rows: usize, depth: usize) -> Option<(Vec<i16>, Vec<f32>)> {
     let mut ints = Vec::with_capacity(w.len());
     let mut scales = Vec::with_capacity(rows);
     for row in w.chunks_exact(depth.max(1)).take(rows) {

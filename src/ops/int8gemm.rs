@@ -1,5 +1,7 @@
-//! An int8 matrix product for quantized 1x1 convolutions: `out[k][p] = sum_c w[k][c] * x[c][p]`
-//! on small integers, accumulated exactly in i32, then scaled per row to f32.
+//! An int8 matrix product for quantized convolutions: `out[k][p] = sum_c w[k][c] * x[c][p]`
+//! on small integers, accumulated exactly in i32, then scaled per row to f32. Pointwise
+//! convolutions (`int8conv`) pack their activations with [`pack_columns`]; convolutions with a
+//! window pack their patches (`int8im2col`).
 //!
 //! Why not tract's: tract 0.23 runs a QDQ model's convolutions in f32, and its own int8 path
 //! (`QLinearConv`) was 5-11x slower than that in wasm (bench/PERFORMANCE.md, section 7). Here the
@@ -16,7 +18,7 @@
 use super::parallel;
 
 /// Rows and columns per tile.
-const TILE: usize = 8;
+pub(crate) const TILE: usize = 8;
 
 /// Column panels per block (`gemm`): 64 columns.
 const BLOCK_PANELS: usize = 8;
@@ -54,11 +56,17 @@ impl PackedWeights {
     /// narrowest layers (24 or 40 output channels at 56x56 and 28x28) have 3 or 5 row panels:
     /// split between two threads, one would do twice or 1.5x the other's share.
     pub(crate) fn work_units(&self, cols: usize) -> usize {
-        self.rows / TILE * panels(cols).div_ceil(BLOCK_PANELS)
+        panels(self.rows) * panels(cols).div_ceil(BLOCK_PANELS)
     }
 }
 
-fn panels(n: usize) -> usize {
+/// `values`, one per row, with zeros after the last row to a whole panel: what [`Epilogue`] takes.
+pub(crate) fn whole_panels(mut values: Vec<f32>) -> Vec<f32> {
+    values.resize(panels(values.len()) * TILE, 0.0);
+    values
+}
+
+pub(crate) fn panels(n: usize) -> usize {
     n.div_ceil(TILE)
 }
 
@@ -146,7 +154,7 @@ impl Grid {
         Grid { multiplier: rq.scale.recip(), ..Grid::of_inputs(rq) }
     }
 
-    fn quantize(&self, v: f32) -> i16 {
+    pub(crate) fn quantize(&self, v: f32) -> i16 {
         let y = v * self.multiplier;
         // NaN -> 0; clamping first changes nothing (beyond the range by 1 saturates anyway) and
         // keeps `round_half_even` exact.
@@ -267,8 +275,8 @@ impl<'a> Output<'a> {
 
 /// `out[k][p] = epilogue(sum_c w[k][c] * x[c][p])` for the units of work `units` (see
 /// [`PackedWeights::work_units`]; numbered block by block, each block's row panels in order).
-/// `w`'s rows must be whole panels of 8, and every row must exist in `out` and `epilogue`
-/// (checked).
+/// Every row must exist in `out`, and `epilogue` must have values for whole panels of 8 rows
+/// (zeros past the last row will do; checked).
 ///
 /// # Safety
 /// Calls that run at the same time on the same `out` must pass disjoint `units`.
@@ -282,8 +290,9 @@ pub(crate) unsafe fn gemm(
 ) {
     let panel_len = w.pairs * TILE * 2;
     assert_eq!(x.len(), panels(cols) * panel_len);
-    assert!(w.rows % TILE == 0 && units.end <= w.work_units(cols));
-    assert!(w.rows <= epilogue.scale.len() && w.rows <= epilogue.bias.len());
+    assert!(units.end <= w.work_units(cols));
+    let padded_rows = panels(w.rows) * TILE;
+    assert!(padded_rows <= epilogue.scale.len() && padded_rows <= epilogue.bias.len());
     let layout = out.layout;
     assert!(
         cols == 0
@@ -300,7 +309,7 @@ pub(crate) unsafe fn gemm(
     // Columns in blocks, this call's row panels over one block before the next: the block's
     // activations stay in cache, and with channels last each pixel's channels are written close
     // together in time instead of one panel's 32 bytes per pass over the image.
-    let (row_panels, col_panels) = (w.rows / TILE, panels(cols));
+    let (row_panels, col_panels) = (panels(w.rows), panels(cols));
     if units.is_empty() {
         return;
     }
@@ -312,6 +321,8 @@ pub(crate) unsafe fn gemm(
         for panel in row_panel_range {
             let a = &w.data[panel * panel_len..][..panel_len];
             let rows = panel * TILE..panel * TILE + TILE;
+            // The last panel may be partly padding: its rows past `w.rows` are not stored.
+            let height = TILE.min(w.rows - panel * TILE);
             let epilogue = Epilogue {
                 scale: &epilogue.scale[rows.clone()],
                 bias: &epilogue.bias[rows],
@@ -325,10 +336,10 @@ pub(crate) unsafe fn gemm(
                 let origin =
                     unsafe { values.add(panel * TILE * layout.channel_stride + first_col * layout.column_stride) };
                 let (a, b, dest) = if transposed {
-                    (b, a, Dest { origin, row_stride: layout.column_stride, col_stride: 1, rows: width, cols: TILE })
+                    (b, a, Dest { origin, row_stride: layout.column_stride, col_stride: 1, rows: width, cols: height })
                 } else {
                     let (row_stride, col_stride) = (layout.channel_stride, layout.column_stride);
-                    (a, b, Dest { origin, row_stride, col_stride, rows: TILE, cols: width })
+                    (a, b, Dest { origin, row_stride, col_stride, rows: height, cols: width })
                 };
                 // SAFETY: as above; this call owns these units (the caller's contract).
                 unsafe { tile_8x8(w.pairs, a, b, &epilogue, transposed, &dest) };
@@ -552,7 +563,7 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-    /// Against a plain triple loop, on shapes with partial column panels, an odd depth, the
+    /// Against a plain triple loop, on shapes with partial column and row panels, an odd depth, the
     /// extreme values (±255 x ±128 sums stay exact in i32), and both layouts in and out. In wasm
     /// this checks the SIMD packing and tile.
     #[cfg_attr(not(target_arch = "wasm32"), test)]
@@ -560,15 +571,17 @@ mod tests {
     fn matches_plain_loops() {
         // Output requantized (u8, zero point 113) or not.
         let u8_grid = Requantize { multiplier: 1.0 / 0.05, zero_point: 113.0, lo: 0.0, hi: 255.0, scale: 0.05 };
-        // 137 columns: two whole blocks of 64 and a partial one.
-        let shapes = [(8usize, 2usize, 8usize), (16, 7, 21), (16, 33, 3), (8, 1, 1), (24, 320, 49), (24, 5, 137)];
+        // 137 columns: two whole blocks of 64 and a partial one. 12 and 5 rows: a partial row panel.
+        let shapes =
+            [(8usize, 2usize, 8usize), (16, 7, 21), (16, 33, 3), (8, 1, 1), (24, 320, 49), (24, 5, 137), (12, 9, 70), (5, 3, 9)];
         for (rows, depth, cols) in shapes {
             let w: Vec<i16> = (0..rows * depth).map(|i| ((i * 73 + 11) % 257) as i16 - 128).collect();
             // Activations as a QDQ graph carries them: integers times a scale.
             let xq: Vec<i16> = (0..depth * cols).map(|i| ((i * 151 + 5) % 511) as i16 - 255).collect();
             let scale = 0.0235f32;
-            let row_scale: Vec<f32> = (0..rows).map(|r| 0.001 * (r + 1) as f32).collect();
-            let bias: Vec<f32> = (0..rows).map(|r| r as f32 - 3.0).collect();
+            // The epilogue covers whole panels of 8 rows.
+            let row_scale: Vec<f32> = (0..rows.div_ceil(8) * 8).map(|r| 0.001 * (r + 1) as f32).collect();
+            let bias: Vec<f32> = (0..rows.div_ceil(8) * 8).map(|r| r as f32 - 3.0).collect();
             let packed = PackedWeights::new(&w, rows, depth);
             for (input, output, requantize) in [
                 (true, true, None),

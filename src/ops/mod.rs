@@ -8,11 +8,11 @@
 //!   inputs that `engine/specialize.rs` bakes in at the first run.
 //! - [`BEFORE_DECLUTTER`], [`AFTER_DECLUTTER`] and [`AFTER_OPTIMIZE`]: faster kernels for what tract does run,
 //!   swapped in for tract's nodes while the engine plans (`engine/model.rs`): the int8 path
-//!   (quantize/dequantize pairs, convolutions and their int8 matrix product), depthwise
-//!   convolution, linear and nearest `Resize`, softmax over an axis that is not the last,
-//!   arithmetic with a per-channel operand in channels-last layout, channels-last global sums,
-//!   padding, pooling, and the splitting of their work over the threaded
-//!   build's pool (`parallel`). Broadcast arithmetic's wasm kernels are registered with tract
+//!   (quantize/dequantize pairs, pointwise and windowed convolutions and their int8 matrix
+//!   product), depthwise convolution, linear and nearest `Resize`, softmax over an axis that is
+//!   not the last, arithmetic with a per-channel operand in channels-last layout, channels-last
+//!   global sums, padding, pooling, and the splitting of their work over the threaded build's
+//!   pool (`parallel`). Broadcast arithmetic's wasm kernels are registered with tract
 //!   itself (the `webinfer-kernels` crate).
 
 mod affine_grid;
@@ -26,6 +26,7 @@ mod depthwise;
 mod det;
 mod int8conv;
 mod int8gemm;
+mod int8im2col;
 mod loops;
 mod lp_pool;
 mod max_unpool;
@@ -94,7 +95,8 @@ pub(crate) const BEFORE_DECLUTTER: &[(&str, Pass)] = &[("quantize-dequantize pai
 
 /// Kernels swapped in after declutter, once tract has chosen each node's layout.
 pub(crate) const AFTER_DECLUTTER: &[(&str, Pass)] = &[
-    ("int8 convolutions", int8conv::rewrite),
+    ("int8 pointwise convolutions", int8conv::rewrite),
+    ("int8 convolutions with a window", int8im2col::rewrite),
     ("depthwise convolutions", depthwise::rewrite),
     ("linear and nearest resizing", resize::rewrite),
     ("softmax across an inner axis", softmax::rewrite),
