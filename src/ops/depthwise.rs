@@ -8,8 +8,8 @@
 //! up to 128 channels, so even EfficientNet-Lite0's 7x7 layers split evenly.
 //!
 //! tract moves depthwise convolutions channels last where it has that kernel (wasm; natively,
-//! aarch64), so this op takes that layout and replaces them only there. Other layouts,
-//! dilations and hosts without the kernel stay tract's. Every output value is the same sum
+//! aarch64), so this op takes that layout and replaces them only there, dilated or not (atrous
+//! convolutions: DeepLab's). Other layouts and hosts without the kernel stay tract's. Every output value is the same sum
 //! tract computes, so the split does not change the numbers.
 //!
 //! A clamp that follows (ReLU6 or ReLU: tract's `Max` and `Min` with a constant) is applied to
@@ -41,6 +41,8 @@ struct Geometry {
     output: [usize; 2],
     kernel: [usize; 2],
     stride: [usize; 2],
+    /// Input rows (columns) from one tap to the next.
+    dilation: [usize; 2],
     /// Zeros before the first row and column (those after follow from the output size).
     pad: [usize; 2],
 }
@@ -50,21 +52,34 @@ impl Geometry {
         self.output[0] * self.channels.div_ceil(GROUP)
     }
 
+    /// Input rows (columns) the kernel spans, first tap to last.
+    fn span(&self, axis: usize) -> usize {
+        (self.kernel[axis] - 1) * self.dilation[axis] + 1
+    }
+
     /// Output columns whose taps all fall inside the input.
     fn interior(&self) -> Range<usize> {
-        let (width, kernel, stride, pad) = (self.input[1], self.kernel[1], self.stride[1], self.pad[1]);
+        let (width, span, stride, pad) = (self.input[1], self.span(1), self.stride[1], self.pad[1]);
         let start = pad.div_ceil(stride).min(self.output[1]);
-        let end = if width + pad >= kernel { ((width + pad - kernel) / stride + 1).min(self.output[1]) } else { 0 };
+        let end = if width + pad >= span { ((width + pad - span) / stride + 1).min(self.output[1]) } else { 0 };
         start..end.max(start)
     }
 
     /// The taps of kernel axis `axis` that land inside the input for output index `at`, and the
-    /// input index of tap 0 (negative in the padding).
+    /// input index of tap 0 (negative in the padding). Tap `k` reads index `origin + k * dilation`.
     fn taps(&self, axis: usize, at: usize) -> (Range<usize>, isize) {
         let origin = (at * self.stride[axis]) as isize - self.pad[axis] as isize;
-        let first = (-origin).clamp(0, self.kernel[axis] as isize) as usize;
-        let end = (self.input[axis] as isize - origin).clamp(0, self.kernel[axis] as isize) as usize;
+        let (kernel, dilation) = (self.kernel[axis], self.dilation[axis]);
+        // The first tap at index >= 0, and the first at index >= the input's length.
+        let first = ((-origin).max(0) as usize).div_ceil(dilation).min(kernel);
+        let end = ((self.input[axis] as isize - origin).max(0) as usize).div_ceil(dilation).min(kernel);
         (first..end.max(first), origin)
+    }
+
+    /// The input index of tap `k` along `axis` for output index `at` (inside the input when `k`
+    /// is one of [`Geometry::taps`]).
+    fn tap_index(&self, axis: usize, at: usize, k: usize) -> usize {
+        (self.taps(axis, at).1 + (k * self.dilation[axis]) as isize) as usize
     }
 
     fn shape(&self, spatial: [usize; 2]) -> TVec<usize> {
@@ -98,12 +113,14 @@ impl Op for DepthwiseConv {
         let g = &self.geometry;
         let clamp = self.clamp.map(|[lo, hi]| format!(", clamped to [{lo}, {hi}]")).unwrap_or_default();
         Ok(vec![format!(
-            "{} channels, {}x{} kernel, stride {}x{}, {}x{} -> {}x{}{clamp}",
+            "{} channels, {}x{} kernel, stride {}x{}, dilation {}x{}, {}x{} -> {}x{}{clamp}",
             g.channels,
             g.kernel[0],
             g.kernel[1],
             g.stride[0],
             g.stride[1],
+            g.dilation[0],
+            g.dilation[1],
             g.input[0],
             g.input[1],
             g.output[0],
@@ -185,14 +202,16 @@ impl TapLists {
             (kind, ranges)
         };
         let ((row_kind, rows), (column_kind, columns)) = (kinds(0), kinds(1));
-        let (c, kernel_w, in_w) = (g.channels, g.kernel[1], g.input[1]);
+        let (c, kernel_w, in_w, [dy, dx]) = (g.channels, g.kernel[1], g.input[1], g.dilation);
         let lists = rows
             .iter()
             .flat_map(|r| columns.iter().map(move |k| (r.clone(), k.clone())))
             .map(|(r, k)| {
                 r.clone()
                     .flat_map(|ky| k.clone().map(move |kx| (ky, kx)))
-                    .map(|(ky, kx)| (ky * kernel_w + kx, (((ky - r.start) * in_w + kx - k.start) * c) as isize))
+                    .map(|(ky, kx)| {
+                        (ky * kernel_w + kx, (((ky - r.start) * dy * in_w + (kx - k.start) * dx) * c) as isize)
+                    })
                     .unzip()
             })
             .collect();
@@ -216,16 +235,15 @@ unsafe fn convolve(op: &DepthwiseConv, kernel: DepthwiseCF32, x: &[f32], out: &S
     assert!(row < g.output[0] && channels.end <= c);
     assert!(x.len() == g.input[0] * in_w * c && weights.len() == g.kernel[0] * g.kernel[1] * c && bias.len() == c);
     let row_kind = taps.row_kind[row];
-    let origin_row = g.taps(0, row).1;
     // Input rows from the first tap inside the image; other channel groups of the output row
     // are other units', so a pointer rather than a slice of it.
-    let top = (origin_row + taps.rows[row_kind].start as isize) as usize * in_w * c;
+    let top = g.tap_index(0, row, taps.rows[row_kind].start) * in_w * c;
     let output = out.span(row * out_w * c, out_w * c);
     // Output columns `columns`, all of one kind.
     let run = |columns: Range<usize>| {
         let kind = taps.column_kind[columns.start];
         let (indices, offsets) = &taps.lists[row_kind * taps.columns.len() + kind];
-        let first = (g.taps(1, columns.start).1 + taps.columns[kind].start as isize) as usize;
+        let first = g.tap_index(1, columns.start, taps.columns[kind].start);
         // SAFETY: the tap lists name only taps inside the image (`Geometry::taps`), from input
         // column `first` on, for every column of `columns` (which steps `stride` input columns);
         // channels within `c`; the output columns within the row; the lengths asserted above.
@@ -289,7 +307,7 @@ fn clamp_all(values: &mut [f32], [low, high]: [f32; 2]) {
 }
 
 /// The op for a depthwise `Conv` tract left channels last, when it has constant f32 weights
-/// and bias and no dilation.
+/// and bias.
 fn depthwise_form(model: &TypedModel, node: &TypedNode, conv: &Conv) -> TractResult<Option<DepthwiseConv>> {
     if routines::depthwise_c_f32().is_none() {
         return Ok(None);
@@ -306,7 +324,8 @@ fn depthwise_form(model: &TypedModel, node: &TypedNode, conv: &Conv) -> TractRes
         || conv.output_channels() != channels
         || conv.kernel_fmt != KernelFormat::OIHW
         || spec.rank() != 2
-        || spec.dilations().iter().any(|&d| d != 1)
+        || spec.dilations().contains(&0)
+        || spec.strides().contains(&0)
         || node.inputs.len() != 3
     {
         return Ok(None);
@@ -338,6 +357,7 @@ fn depthwise_form(model: &TypedModel, node: &TypedNode, conv: &Conv) -> TractRes
         output: [padding[0].convoluted, padding[1].convoluted],
         kernel: kernel_shape,
         stride: [spec.stride(0), spec.stride(1)],
+        dilation: [spec.dilation(0), spec.dilation(1)],
         pad: [padding[0].pad_before, padding[1].pad_before],
     };
     // Every output pixel needs a tap inside the image (pixels of padding alone are tract's).
@@ -436,6 +456,7 @@ mod tests {
         input: [usize; 2],
         kernel: [usize; 2],
         stride: [usize; 2],
+        dilation: [usize; 2],
         before: [usize; 2],
         after: [usize; 2],
         batch: bool,
@@ -454,6 +475,7 @@ mod tests {
             input: [input, input + 2],
             kernel,
             stride: [stride, stride],
+            dilation: [1, 1],
             before: [pad[0]; 2],
             after: [pad[1]; 2],
             batch,
@@ -461,8 +483,10 @@ mod tests {
     }
 
     /// Borders on every side, strides 1 and 2, uneven padding, a kernel wider than tall, a
-    /// layer with no interior column, channel groups cut short (132 = 128 + 4).
-    const CASES: [Case; 6] = [
+    /// layer with no interior column, channel groups cut short (132 = 128 + 4), dilations (2 with
+    /// a stride of 2, 3 by 1 with uneven padding, and DeepLab's 6 on a 9x11 input: taps skip
+    /// over the image from the padding).
+    const CASES: [Case; 9] = [
         case(8, 5, [3, 3], 1, [1, 1], false),
         case(36, 9, [5, 5], 2, [1, 2], true),
         case(132, 7, [5, 5], 1, [2, 2], false),
@@ -473,6 +497,7 @@ mod tests {
             input: [3, 3],
             kernel: [5, 5],
             stride: [1, 1],
+            dilation: [1, 1],
             before: [2, 2],
             after: [2, 2],
             batch: false,
@@ -482,16 +507,48 @@ mod tests {
             input: [8, 10],
             kernel: [3, 5],
             stride: [1, 2],
+            dilation: [1, 1],
             before: [1, 2],
             after: [1, 2],
             batch: false,
         },
+        Case {
+            channels: 24,
+            input: [11, 12],
+            kernel: [3, 3],
+            stride: [2, 2],
+            dilation: [2, 2],
+            before: [2, 2],
+            after: [2, 1],
+            batch: true,
+        },
+        Case {
+            channels: 40,
+            input: [10, 9],
+            kernel: [3, 3],
+            stride: [1, 1],
+            dilation: [3, 1],
+            before: [3, 0],
+            after: [2, 2],
+            batch: false,
+        },
+        Case {
+            channels: 132,
+            input: [9, 11],
+            kernel: [3, 3],
+            stride: [1, 1],
+            dilation: [6, 6],
+            before: [6, 6],
+            after: [6, 6],
+            batch: true,
+        },
     ];
 
     fn geometry(case: &Case) -> Geometry {
-        let Case { channels, input, kernel, stride, before, after, batch } = *case;
-        let output = [0, 1].map(|a| (input[a] + before[a] + after[a] - kernel[a]) / stride[a] + 1);
-        Geometry { batch, channels, input, output, kernel, stride, pad: before }
+        let Case { channels, input, kernel, stride, dilation, before, after, batch } = *case;
+        let span = |a: usize| (kernel[a] - 1) * dilation[a] + 1;
+        let output = [0, 1].map(|a| (input[a] + before[a] + after[a] - span(a)) / stride[a] + 1);
+        Geometry { batch, channels, input, output, kernel, stride, dilation, pad: before }
     }
 
     /// Each output index's taps and the interior columns, against testing every tap.
@@ -502,15 +559,18 @@ mod tests {
             for axis in 0..2 {
                 for at in 0..g.output[axis] {
                     let origin = (at * g.stride[axis]) as isize - g.pad[axis] as isize;
-                    let inside: Vec<usize> = (0..g.kernel[axis])
-                        .filter(|&k| (0..g.input[axis] as isize).contains(&(origin + k as isize)))
-                        .collect();
+                    let index = |k: usize| origin + (k * case.dilation[axis]) as isize;
+                    let inside: Vec<usize> =
+                        (0..g.kernel[axis]).filter(|&k| (0..g.input[axis] as isize).contains(&index(k))).collect();
                     let (range, got_origin) = g.taps(axis, at);
                     assert_eq!(
-                        (range.collect::<Vec<_>>(), got_origin),
+                        (range.clone().collect::<Vec<_>>(), got_origin),
                         (inside.clone(), origin),
                         "{case:?} axis {axis} at {at}"
                     );
+                    for k in range {
+                        assert_eq!(g.tap_index(axis, at, k) as isize, index(k), "{case:?} axis {axis} at {at} tap {k}");
+                    }
                     if axis == 1 {
                         assert_eq!(g.interior().contains(&at), inside.len() == g.kernel[1], "{case:?} column {at}");
                     }
@@ -538,7 +598,7 @@ mod tests {
             data_format: if g.batch { DataFormat::NHWC } else { DataFormat::HWC },
             kernel_shape: tvec!(kh, kw),
             padding: PaddingSpec::Explicit(case.before.into_iter().collect(), case.after.into_iter().collect()),
-            dilations: None,
+            dilations: Some(tvec!(g.dilation[0], g.dilation[1])),
             strides: Some(tvec!(g.stride[0], g.stride[1])),
             input_channels: c,
             output_channels: c,
@@ -556,8 +616,8 @@ mod tests {
             .map(|(oy, ox, ch)| {
                 let mut sum = b[ch % b.len()] as f64;
                 for (ky, kx) in (0..kh).flat_map(|ky| (0..kw).map(move |kx| (ky, kx))) {
-                    let iy = (oy * g.stride[0] + ky) as isize - g.pad[0] as isize;
-                    let ix = (ox * g.stride[1] + kx) as isize - g.pad[1] as isize;
+                    let iy = (oy * g.stride[0] + ky * g.dilation[0]) as isize - g.pad[0] as isize;
+                    let ix = (ox * g.stride[1] + kx * g.dilation[1]) as isize - g.pad[1] as isize;
                     if (0..g.input[0] as isize).contains(&iy) && (0..g.input[1] as isize).contains(&ix) {
                         let at = (iy as usize * g.input[1] + ix as usize) * c + ch;
                         sum += w[(ch * kh + ky) * kw + kx] as f64 * x[at] as f64;
