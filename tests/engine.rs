@@ -304,6 +304,19 @@ fn windowed_qdq_convolutions_run_on_the_int8_kernel() {
     }
 }
 
+/// QDQ MatMul and Gemm on constant weights (2-D and 3-D activations, transposed weights, one
+/// row) run on the int8 product of pointwise convolutions, with their bias and the quantize ->
+/// dequantize on either side. Their numbers: `edge_cases_and_added_ops_match_onnxruntime`.
+#[test]
+fn qdq_matrix_products_run_on_the_int8_kernel() {
+    let cases = ops_cases(|model| model.starts_with("op_qdq_matmul_") || model.starts_with("op_qdq_gemm_"));
+    assert_eq!(cases.len(), 4);
+    for case in &cases {
+        let (nodes, described) = ops_run(case);
+        assert_eq!((nodes("Int8PointwiseConv"), nodes("QuantDequant")), (1, 0), "{described}");
+    }
+}
+
 /// A quantize -> dequantize that only a pointwise convolution reads runs inside its int8 op; one
 /// that is also a model output stays. Both with quantize and dequantize scales that differ, and
 /// both give onnxruntime's numbers (`edge_cases_and_added_ops_match_onnxruntime`).
@@ -448,7 +461,7 @@ fn mismatched_dynamic_dims_are_rejected() {
 
 /// EfficientNet-Lite0 as the project builds it (`./build.sh model`): fp32 logits within 1e-3 of
 /// onnxruntime's, int8 QDQ with the same top-1, on the six reference photos; the int8 model's
-/// pointwise convolutions take the int8 path.
+/// convolutions but the depthwise ones take the int8 path.
 #[test]
 fn efficientnet_lite0_matches_onnxruntime() {
     let reference = expected("efficientnet_lite0");
@@ -477,15 +490,18 @@ fn efficientnet_lite0_matches_onnxruntime() {
                 eprintln!("{label}: max |logit - onnxruntime| = {diff:.4}");
             }
         }
-        // The int8 model's 32 pointwise convolutions run as int8 products; the fp32 model has
-        // no int8 weights, so none of its convolutions qualifies. Of the int8 model's 30
-        // activation quantizations, the 21 that only a pointwise convolution reads run inside it.
+        // The int8 model's 32 pointwise convolutions and its first (3x3, stride 2) run as int8
+        // products; the fp32 model has no int8 weights, so none of its convolutions qualifies.
+        // Of the int8 model's 30 activation quantizations, the 21 that only a pointwise
+        // convolution reads run inside it, and the first convolution takes the one before and
+        // the one after it.
         let zeros = Tensor::new(vec![1, 3, 224, 224], TensorData::F32(vec![0.0; 3 * 224 * 224]));
         let ops = plan.profile(vec![("input".into(), zeros)], 1, || 0.0).unwrap();
         let nodes = |op: &str| ops.iter().filter(|o| o.op == op).map(|o| o.nodes).sum::<usize>();
         let int8 = kind == "int8";
         assert_eq!(nodes("Int8PointwiseConv"), if int8 { 32 } else { 0 }, "{kind}: {ops:?}");
-        assert_eq!(nodes("QuantDequant"), if int8 { 9 } else { 0 }, "{kind}: {ops:?}");
+        assert_eq!(nodes("Int8Conv"), if int8 { 1 } else { 0 }, "{kind}: {ops:?}");
+        assert_eq!(nodes("QuantDequant"), if int8 { 7 } else { 0 }, "{kind}: {ops:?}");
     }
 }
 

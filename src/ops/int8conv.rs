@@ -143,11 +143,11 @@ impl TypedOp for Int8PointwiseConv {
     as_op!();
 }
 
-/// The int8 form of a decluttered pointwise convolution: `einsum` (`IHW,OI->OHW`, channels
-/// last on either side, or `NIHW,...` with a batch of 1, kept or not) reading quantized activations and
-/// constant int8-grid weights, with the bias `Add` and the quantize -> dequantize after it if
-/// they come next, and the quantize -> dequantize before it when only it reads that. Returns
-/// the op, the node whose output it replaces and the outlet it reads.
+/// The int8 form of a decluttered pointwise convolution, or of a MatMul or Gemm on constant
+/// weights (the same product): `einsum` reading quantized activations and constant int8-grid
+/// weights, with the bias `Add` and the quantize -> dequantize after it if they come next, and
+/// the quantize -> dequantize before it when only it reads that. Returns the op, the node whose
+/// output it replaces and the outlet it reads.
 fn int8_form(
     model: &TypedModel,
     node: &TypedNode,
@@ -156,43 +156,56 @@ fn int8_form(
     if einsum.q_params.is_some() || einsum.operating_dt != f32::datum_type() || node.inputs.len() != 2 {
         return Ok(None);
     }
-    // Axis names as tract's Conv declutter gives them: I and O channels, N batch, the rest spatial.
+    // Axis roles, whatever tract named the axes: the one summed over is the input channels, the
+    // weights' other one the output channels, the input's others the product's columns (in the
+    // same order in the output), behind a batch axis of 1 that the output keeps or drops. A
+    // pointwise convolution reads `IHW,OI->OHW` (channels last on either side in wasm, `NIHW`
+    // with a batch), a MatMul `mk,kn->mn`, a Gemm with transB `mk,nk->mn`.
     let (inputs, outputs) = einsum.axes.to_strs();
-    if inputs[1] != "OI" {
+    let chars = |s: &str| s.chars().collect::<Vec<char>>();
+    let (a, w, o) = (chars(&inputs[0]), chars(&inputs[1]), chars(&outputs[0]));
+    if w.len() != 2 || a.is_empty() {
         return Ok(None);
     }
-    // The batch axis of 1 is dropped by the einsum (int8 Lite0) or kept (a lone convolution).
-    let (output_batch, output) = match outputs[0].strip_prefix('N') {
-        Some(rest) => (true, rest),
-        None => (false, outputs[0].as_str()),
-    };
-    let (spatial, output_channels_last) = match (output.strip_prefix('O'), output.strip_suffix('O')) {
-        (Some(spatial), _) => (spatial, false),
-        (None, Some(spatial)) => (spatial, true),
+    let summed = |c: char| a.contains(&c) && !o.contains(&c);
+    let (channel, out_channel, weights_transposed) = match (summed(w[0]), summed(w[1])) {
+        (false, true) => (w[1], w[0], false),
+        (true, false) => (w[0], w[1], true),
         _ => return Ok(None),
     };
+    if a.contains(&out_channel) || a.iter().filter(|&&c| c == channel).count() != 1 {
+        return Ok(None);
+    }
     let batch_of_one = || -> TractResult<bool> { Ok(model.outlet_fact(node.inputs[0])?.shape[0] == 1.to_dim()) };
-    let (input_channels_last, batch) = if inputs[0] == format!("I{spatial}") {
-        (false, false)
-    } else if inputs[0] == format!("{spatial}I") {
-        (true, false)
-    } else if inputs[0] == format!("NI{spatial}") && batch_of_one()? {
-        (false, true)
+    let (input_channels_last, batch, spatial) = if a[a.len() - 1] == channel {
+        (true, false, &a[..a.len() - 1])
+    } else if a[0] == channel {
+        (false, false, &a[1..])
+    } else if a.len() > 2 && a[1] == channel && batch_of_one()? {
+        (false, true, &a[2..])
     } else {
         return Ok(None);
     };
-    if spatial.contains(['I', 'O', 'N']) || (output_batch && !batch) {
+    // The batch axis of 1 is dropped by the einsum (int8 Lite0) or kept (a lone convolution).
+    let (output_batch, output) = if batch && o[0] == a[0] { (true, &o[1..]) } else { (false, &o[..]) };
+    let output_channels_last = if *output == [spatial, &[out_channel]].concat() {
+        true
+    } else if *output == [&[out_channel], spatial].concat() {
+        false
+    } else {
         return Ok(None);
-    }
+    };
     let Some((input, activation_scale, input_grid)) = quantized_input(model, node)? else { return Ok(None) };
     let Some(kernel) = model.outlet_fact(node.inputs[1])?.konst.clone() else {
         return Ok(None);
     };
-    let (out_channels, in_channels) = (kernel.shape()[0], kernel.shape()[1]);
     if kernel.datum_type() != f32::datum_type() || model.outlet_fact(node.inputs[0])?.datum_type != f32::datum_type()
     {
         return Ok(None);
     }
+    // Rows of output channels (`OI`), as the product takes them.
+    let kernel = if weights_transposed { (*kernel).clone().permute_axes(&[1, 0])? } else { (*kernel).clone() };
+    let (out_channels, in_channels) = (kernel.shape()[0], kernel.shape()[1]);
     let kernel = kernel.try_as_plain_ram()?;
     let Some((weights, weight_scales)) = int8_grid(kernel.as_slice::<f32>()?, out_channels, in_channels) else {
         return Ok(None);
