@@ -127,6 +127,18 @@ fn pack_panels(x: &[f32], depth: usize, cols: usize, layout: Layout, grid: &Grid
     }
 }
 
+/// `out[i] = grid.quantize(x[i])` for every value (`out` as long as `x`): eight at a time in wasm.
+pub(crate) fn quantize_into(x: &[f32], out: &mut [i16], grid: &Grid) {
+    assert_eq!(x.len(), out.len());
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let done = simd::quantize_into(x, out, grid);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let done = 0;
+    for (o, &v) in out[done..].iter_mut().zip(&x[done..]) {
+        *o = grid.quantize(v);
+    }
+}
+
 /// Rounds `|y| <= 2^22` to the nearest integer, ties to even, with two adds (the default float
 /// rounding does it). `f32::round_ties_even` is a libm call on x86-64 without SSE4.1.
 pub(crate) fn round_half_even(y: f32) -> f32 {
@@ -177,6 +189,19 @@ mod simd {
             let y = f32x4_min(f32x4_max(f32x4_nearest(y), f32x4_splat(self.lo)), f32x4_splat(self.hi));
             i32x4_trunc_sat_f32x4(y)
         }
+    }
+
+    /// [`super::quantize_into`] for whole blocks of 8 values; returns how many it did.
+    pub(super) fn quantize_into(x: &[f32], out: &mut [i16], grid: &Grid) -> usize {
+        let blocks = x.len().min(out.len()) / 8;
+        for (i, o) in x.chunks_exact(8).zip(out.chunks_exact_mut(8)).take(blocks) {
+            // SAFETY: 8 f32 in and 8 i16 out (the chunks); wasm loads and stores need no alignment.
+            unsafe {
+                let (lo, hi) = (v128_load(i.as_ptr() as *const v128), v128_load(i.as_ptr().add(4) as *const v128));
+                v128_store(o.as_mut_ptr() as *mut v128, i16x8_narrow_i32x4(grid.quantize4(lo), grid.quantize4(hi)));
+            }
+        }
+        blocks * 8
     }
 
     /// Rows `a b c d` of a 4x4 matrix of 32-bit lanes in, its columns out.

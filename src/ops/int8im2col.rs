@@ -15,6 +15,7 @@
 //! this rounds once). Weights not on an int8 grid, and shapes not known when the model is
 //! planned, stay tract's.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use tract_onnx::prelude::*;
@@ -23,7 +24,7 @@ use tract_onnx::tract_core::ops::cnn::conv::Conv;
 
 use super::int8conv::{int8_grid, quantized_input, requantize_after};
 use super::int8gemm::{self, panels, Epilogue, Grid, Layout, Output, PackedWeights, Requantize, TILE};
-use super::parallel;
+use super::parallel::{self, SharedMut};
 
 /// Sizes of one convolution, fixed when the model is planned. A 1-D convolution is a 2-D one
 /// of height 1.
@@ -143,20 +144,24 @@ impl Int8Conv {
             let mut plain = out.try_as_plain_ram_mut()?;
             let out = plain.as_slice_mut::<f32>()?;
             let (in_image, out_image) = (g.pixels() * g.groups * g.group_in, g.columns() * g.groups * g.group_out);
+            // Zeros where nothing writes: a group's odd channel's partner, the last panel's
+            // columns past the output.
             let mut quantized = vec![0u32; g.pixels() * g.groups * g.group_pairs()];
-            let panel_len = g.depth_pairs() * TILE;
-            let mut columns = vec![0u32; panels(g.columns()) * panel_len];
+            let mut columns = vec![0u32; panels(g.columns()) * g.depth_pairs() * TILE];
+            let taps = TapTable::new(g);
+            let out_layout = if g.channels_last {
+                Layout::channels_last(g.groups * g.group_out)
+            } else {
+                Layout::channels_first(g.columns())
+            };
             for image in 0..g.batch {
                 quantize_image(&x[image * in_image..][..in_image], g, &self.input_grid, &mut quantized);
                 for group in 0..g.groups {
-                    parallel::split_chunks_mut(&mut columns, panel_len, |first, part| {
-                        pack_patches(&quantized, g, group, first, part)
+                    let packed = SharedMut::new(&mut columns);
+                    parallel::split_units(g.output[0], |rows| {
+                        // SAFETY: each output row's columns go to one call only.
+                        unsafe { pack_patches(&quantized, g, &taps, group, rows, &packed) }
                     });
-                    let out_layout = if g.channels_last {
-                        Layout::channels_last(g.groups * g.group_out)
-                    } else {
-                        Layout::channels_first(g.columns())
-                    };
                     let first_channel = group * g.group_out * out_layout.channel_stride;
                     let values = Output::new(&mut out[image * out_image + first_channel..], out_layout);
                     let epilogue = Epilogue {
@@ -193,62 +198,99 @@ fn as_i16(values: &[u32]) -> &[i16] {
     unsafe { std::slice::from_raw_parts(values.as_ptr() as *const i16, values.len() * 2) }
 }
 
-fn pair(low: i16, high: i16) -> u32 {
-    low as u16 as u32 | (high as u16 as u32) << 16
+/// [`as_i16`] for writing.
+fn as_i16_mut(values: &mut [u32]) -> &mut [i16] {
+    // SAFETY: as in `as_i16`; the borrow is handed over whole.
+    unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr() as *mut i16, values.len() * 2) }
 }
 
 /// One image of `x` as integers, pixel by pixel: each group's channels in pairs (an odd one
 /// with a zero). Parts of the pixels go to the threaded build's pool.
 fn quantize_image(x: &[f32], g: &Geometry, grid: &Grid, quantized: &mut [u32]) {
-    let channels = g.groups * g.group_in;
-    let pixel_pairs = g.groups * g.group_pairs();
-    let pixels = g.pixels();
-    let at = |pixel: usize, channel: usize| {
-        let value = if g.channels_last { x[pixel * channels + channel] } else { x[channel * pixels + pixel] };
-        grid.quantize(value)
-    };
     const PIXELS_PER_PART: usize = 256;
-    parallel::split_chunks_mut(quantized, PIXELS_PER_PART * pixel_pairs, |first, part| {
+    let pixel_pairs = g.groups * g.group_pairs();
+    let quantized = as_i16_mut(quantized);
+    if g.channels_last && g.group_in % 2 == 0 {
+        // Already in that order: one pass over the values, eight at a time in wasm.
+        let part = PIXELS_PER_PART * pixel_pairs * 2;
+        let x = &x[..quantized.len()];
+        parallel::split_chunks_mut(quantized, part, |first, out| {
+            int8gemm::quantize_into(&x[first * part..][..out.len()], out, grid)
+        });
+        return;
+    }
+    let (channels, pixels) = (g.groups * g.group_in, g.pixels());
+    parallel::split_chunks_mut(quantized, PIXELS_PER_PART * pixel_pairs * 2, |first, out| {
         let first_pixel = first * PIXELS_PER_PART;
-        for (i, pixel) in part.chunks_exact_mut(pixel_pairs).enumerate() {
-            let p = first_pixel + i;
-            for group in 0..g.groups {
-                let base = group * g.group_in;
-                for (k, slot) in pixel[group * g.group_pairs()..][..g.group_pairs()].iter_mut().enumerate() {
-                    let (c0, c1) = (2 * k, 2 * k + 1);
-                    let high = if c1 < g.group_in { at(p, base + c1) } else { 0 };
-                    *slot = pair(at(p, base + c0), high);
-                }
+        let count = out.len() / (pixel_pairs * 2);
+        for c in 0..channels {
+            // Its slot in a pixel's run: the group's pairs, then its place among them.
+            let slot = (c / g.group_in) * g.group_pairs() * 2 + c % g.group_in;
+            for i in 0..count {
+                let p = first_pixel + i;
+                let value = if g.channels_last { x[p * channels + c] } else { x[c * pixels + p] };
+                out[i * pixel_pairs * 2 + slot] = grid.quantize(value);
             }
         }
     });
 }
 
-/// The patches of group `group` for the output pixels of column panels `first..` (as many
-/// whole panels as `packed` holds), in the int8 product's column layout
-/// `[panel][tap][channel pair][column 0..8]`: zeros for taps in the padding and columns past
-/// the last.
-fn pack_patches(quantized: &[u32], g: &Geometry, group: usize, first: usize, packed: &mut [u32]) {
-    let (pairs, pixel_pairs) = (g.group_pairs(), g.groups * g.group_pairs());
+/// For each kernel row (column) and output row (column), the input row (column) the tap
+/// reads, `None` in the padding: made once per call, so packing does no bounds arithmetic.
+struct TapTable {
+    rows: Vec<Option<usize>>,
+    columns: Vec<Option<usize>>,
+}
+
+impl TapTable {
+    fn new(g: &Geometry) -> TapTable {
+        let axis = |a: usize| {
+            (0..g.kernel[a]).flat_map(|k| (0..g.output[a]).map(move |o| g.source(a, o, k))).collect::<Vec<_>>()
+        };
+        TapTable { rows: axis(0), columns: axis(1) }
+    }
+}
+
+/// The patches of group `group` for output rows `rows`, into the int8 product's column layout
+/// `[panel][tap][channel pair][column 0..8]`: each (row, tap) as one pass along the row, zeros
+/// for taps in the padding.
+///
+/// # Safety
+/// Calls running at the same time on the same `packed` must take different rows.
+unsafe fn pack_patches(
+    quantized: &[u32],
+    g: &Geometry,
+    taps: &TapTable,
+    group: usize,
+    rows: Range<usize>,
+    packed: &SharedMut<u32>,
+) {
+    let (pairs, pixel_pairs, width) = (g.group_pairs(), g.groups * g.group_pairs(), g.output[1]);
     let panel_len = g.depth_pairs() * TILE;
-    for (i, panel) in packed.chunks_exact_mut(panel_len).enumerate() {
-        for column in 0..TILE {
-            let p = (first + i) * TILE + column;
-            let (oy, ox) = (p / g.output[1], p % g.output[1]);
-            for ky in 0..g.kernel[0] {
-                let row = if p < g.columns() { g.source(0, oy, ky) } else { None };
-                for kx in 0..g.kernel[1] {
-                    let tap = &mut panel[(ky * g.kernel[1] + kx) * pairs * TILE..][..pairs * TILE];
-                    match row.zip(g.source(1, ox, kx)) {
-                        Some((iy, ix)) => {
+    assert!(panels(g.columns()) * panel_len <= packed.len() && rows.end <= g.output[0]);
+    assert!(g.pixels() * pixel_pairs <= quantized.len());
+    let out = packed.span(0, packed.len());
+    for oy in rows {
+        for ky in 0..g.kernel[0] {
+            let iy = taps.rows[ky * g.output[0] + oy];
+            for kx in 0..g.kernel[1] {
+                let tap = (ky * g.kernel[1] + kx) * pairs * TILE;
+                let columns = &taps.columns[kx * width..][..width];
+                for (ox, ix) in columns.iter().enumerate() {
+                    let p = oy * width + ox;
+                    // SAFETY (writes): `p` is an output column, so its panel is within `packed`
+                    // (asserted), and the tap's pairs within the panel; the column is this row's.
+                    let dest = unsafe { out.add((p / TILE) * panel_len + tap + p % TILE) };
+                    match (iy, ix) {
+                        (Some(iy), Some(ix)) => {
                             let from = &quantized[(iy * g.input[1] + ix) * pixel_pairs + group * pairs..][..pairs];
                             for (k, &v) in from.iter().enumerate() {
-                                tap[k * TILE + column] = v;
+                                unsafe { *dest.add(k * TILE) = v };
                             }
                         }
-                        None => {
+                        _ => {
                             for k in 0..pairs {
-                                tap[k * TILE + column] = 0;
+                                unsafe { *dest.add(k * TILE) = 0 };
                             }
                         }
                     }
@@ -393,12 +435,14 @@ mod tests {
 
     /// `(groups, in and out channels per group, input, kernel, stride, dilation, pad, channels
     /// last, batch)`: 3 channels and 12 outputs (an odd pair, a partial panel), groups of 5
-    /// channels channels-last with a batch of 2 and a tall kernel, and a 1-D row in 3 groups.
+    /// channels channels-last with a batch of 2 and a tall kernel, a 1-D row in 3 groups, and 6
+    /// channels last (quantized in one pass over the input, eight at a time in wasm).
     type Case = (usize, usize, usize, [usize; 2], [usize; 2], [usize; 2], [usize; 2], [usize; 2], bool, usize);
-    const CASES: [Case; 3] = [
+    const CASES: [Case; 4] = [
         (1, 3, 12, [13, 30], [3, 3], [2, 1], [1, 1], [1, 1], false, 1),
         (2, 5, 8, [9, 11], [3, 2], [1, 2], [2, 1], [2, 0], true, 2),
         (3, 4, 5, [1, 70], [1, 5], [1, 3], [1, 2], [0, 4], false, 1),
+        (1, 6, 16, [17, 19], [3, 3], [2, 2], [1, 1], [1, 1], true, 1),
     ];
 
     fn geometry(case: &Case) -> Geometry {
