@@ -1,7 +1,8 @@
 //! Quantized convolutions with a window (3x3, 5x3, strided, dilated, grouped; one or two spatial
 //! axes, either layout) in int8. Pointwise convolutions are `int8conv`'s; this takes the rest
 //! of a QDQ model's convolutions but the depthwise ones (one channel per group: no product to
-//! share, `depthwise` runs them).
+//! share, `depthwise` runs them) and those with fewer than 8 input channels per group (an
+//! image model's first layer: [`MIN_GROUP_CHANNELS`]).
 //!
 //! tract keeps such a convolution as a `Conv` on float weights and lowers it to an f32 im2col
 //! product. This op does the same in integers: the input is quantized once, channels last (the
@@ -25,6 +26,12 @@ use tract_onnx::tract_core::ops::cnn::conv::Conv;
 use super::int8conv::{int8_grid, quantized_input, requantize_after};
 use super::int8gemm::{self, panels, Epilogue, Grid, Layout, Output, PackedWeights, Requantize, TILE};
 use super::parallel::{self, SharedMut};
+
+/// Input channels per group below which tract's f32 path is kept. An image model's first
+/// convolution (3 channels) has too little depth for the integer product to pay for quantizing
+/// and packing: in Chromium (two builds in one page, 20 interleaved runs) it made EfficientNet-Lite0
+/// int8 1.15x and MobileNetV3 int8 1.10x slower, where DeepLab-lite's 88-channel 3x3 ran 0.76x.
+const MIN_GROUP_CHANNELS: usize = 8;
 
 /// Sizes of one convolution, fixed when the model is planned. A 1-D convolution is a 2-D one
 /// of height 1.
@@ -314,6 +321,7 @@ fn int8_form(model: &TypedModel, node: &TypedNode, conv: &Conv) -> TractResult<O
         || in_channels % groups != 0
         || out_channels % groups != 0
         || (groups > 1 && in_channels == groups)
+        || in_channels / groups < MIN_GROUP_CHANNELS
     {
         return Ok(None);
     }
