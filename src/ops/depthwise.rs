@@ -402,11 +402,7 @@ pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
             }
             op.clamp = Some(clamp);
         }
-        let mut patch = TypedModelPatch::default();
-        let input = patch.tap_model(model, node.inputs[0])?;
-        let out = patch.wire_node(&node.name, op, &[input])?[0];
-        patch.shunt_outside(model, OutletId::new(last, 0), out)?;
-        Ok(Some(patch))
+        Ok(Some(super::rewrite::replacing(model, node, op, node.inputs[0], last)?))
     })
 }
 

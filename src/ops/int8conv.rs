@@ -351,11 +351,7 @@ pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
     super::rewrite::each_node(model, |model, node| {
         let Some(einsum) = node.op_as::<EinSum>() else { return Ok(None) };
         let Some((op, replaced, input)) = int8_form(model, node, einsum)? else { return Ok(None) };
-        let mut patch = TypedModelPatch::default();
-        let input = patch.tap_model(model, input)?;
-        let out = patch.wire_node(&node.name, op, &[input])?[0];
-        patch.shunt_outside(model, OutletId::new(replaced, 0), out)?;
-        Ok(Some(patch))
+        Ok(Some(super::rewrite::replacing(model, node, op, input, replaced)?))
     })
 }
 

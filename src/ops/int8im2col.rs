@@ -91,6 +91,8 @@ pub struct Int8Conv {
     geometry: Geometry,
     /// Per group: its output channels' weights, depth ordered as the patches are.
     weights: Vec<Arc<PackedWeights>>,
+    /// Where each tap reads, made once per plan.
+    taps: Arc<TapTable>,
     /// How the input's values become integers (zero point removed).
     input_grid: Grid,
     /// Per group, each padded to whole panels of 8: activation scale x weight scale, and the bias.
@@ -155,7 +157,6 @@ impl Int8Conv {
             // columns past the output.
             let mut quantized = vec![0u32; g.pixels() * g.groups * g.group_pairs()];
             let mut columns = vec![0u32; panels(g.columns()) * g.depth_pairs() * TILE];
-            let taps = TapTable::new(g);
             let out_layout = if g.channels_last {
                 Layout::channels_last(g.groups * g.group_out)
             } else {
@@ -167,7 +168,7 @@ impl Int8Conv {
                     let packed = SharedMut::new(&mut columns);
                     parallel::split_units(g.output[0], |rows| {
                         // SAFETY: each output row's columns go to one call only.
-                        unsafe { pack_patches(&quantized, g, &taps, group, rows, &packed) }
+                        unsafe { pack_patches(&quantized, g, &self.taps, group, rows, &packed) }
                     });
                     let first_channel = group * g.group_out * out_layout.channel_stride;
                     let values = Output::new(&mut out[image * out_image + first_channel..], out_layout);
@@ -243,7 +244,8 @@ fn quantize_image(x: &[f32], g: &Geometry, grid: &Grid, quantized: &mut [u32]) {
 }
 
 /// For each kernel row (column) and output row (column), the input row (column) the tap
-/// reads, `None` in the padding: made once per call, so packing does no bounds arithmetic.
+/// reads, `None` in the padding: made once per plan, so packing does no bounds arithmetic.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct TapTable {
     rows: Vec<Option<usize>>,
     columns: Vec<Option<usize>>,
@@ -417,7 +419,8 @@ impl Int8Conv {
             group_scale.push(int8gemm::whole_panels(row_scale[rows.clone()].to_vec()));
             group_bias.push(int8gemm::whole_panels(bias[rows].to_vec()));
         }
-        Int8Conv { geometry, weights, input_grid, row_scale: group_scale, bias: group_bias, requantize }
+        let taps = Arc::new(TapTable::new(&geometry));
+        Int8Conv { geometry, weights, taps, input_grid, row_scale: group_scale, bias: group_bias, requantize }
     }
 }
 
@@ -426,11 +429,7 @@ pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
     super::rewrite::each_node(model, |model, node| {
         let Some(conv) = node.op_as::<Conv>() else { return Ok(None) };
         let Some((op, replaced, input)) = int8_form(model, node, conv)? else { return Ok(None) };
-        let mut patch = TypedModelPatch::default();
-        let input = patch.tap_model(model, input)?;
-        let out = patch.wire_node(&node.name, op, &[input])?[0];
-        patch.shunt_outside(model, OutletId::new(replaced, 0), out)?;
-        Ok(Some(patch))
+        Ok(Some(super::rewrite::replacing(model, node, op, input, replaced)?))
     })
 }
 

@@ -43,3 +43,20 @@ pub(crate) fn binary_with_constant(
     let other = if next.inputs[0] == out { next.inputs[1] } else { next.inputs[0] };
     Ok(model.outlet_fact(other)?.konst.clone().map(|constant| (next, op, constant)))
 }
+
+/// A patch that runs `op` on `input` in place of the nodes from `node` up to `last`, whose
+/// output the op's takes over: how a kernel that absorbed what followed a node replaces them.
+pub(crate) fn replacing(
+    model: &TypedModel,
+    node: &TypedNode,
+    op: impl Into<Box<dyn TypedOp>>,
+    input: OutletId,
+    last: usize,
+) -> TractResult<TypedModelPatch> {
+    let mut patch = TypedModelPatch::default();
+    let input = patch.tap_model(model, input)?;
+    let out = patch.wire_node(&node.name, op, &[input])?[0];
+    patch.shunt_outside(model, OutletId::new(last, 0), out)?;
+    Ok(patch)
+}
+
