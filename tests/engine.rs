@@ -321,6 +321,32 @@ fn qdq_matrix_products_run_on_the_int8_kernel() {
     }
 }
 
+/// Hard-swish in the forms exporters write it (Paddle's, tf2onnx's, with a scale and bias after
+/// it), and other arithmetic by constants around a gate, run as one `GatedActivation` with
+/// nothing left of tract's arithmetic; a clamp that is also a model output keeps its nodes, a
+/// gate on another tensor (squeeze-and-excitation) is not one, and ONNX's own `HardSwish` stays
+/// on tract's op, already one pass. Their numbers: `edge_cases_and_added_ops_match_onnxruntime`.
+#[test]
+fn self_gated_activations_run_as_one_op() {
+    let cases = ops_cases(|model| model.starts_with("op_gated_"));
+    assert_eq!(cases.len(), 8);
+    for case in &cases {
+        let model = case["model"].as_str().unwrap();
+        let ops = plan(model).profile(feeds(case), 1, || 0.0).unwrap();
+        let nodes = |keep: &dyn Fn(&str) -> bool| ops.iter().filter(|o| keep(&o.op)).map(|o| o.nodes).sum::<usize>();
+        let gated = nodes(&|op| op == "GatedActivation");
+        // tract's arithmetic in any form: the ops themselves, by scalar, unicast, chained.
+        let arithmetic = nodes(&|op| ["Add", "Mul", "Sub", "Div", "Max", "Min"].iter().any(|a| op.contains(a)));
+        match model {
+            "op_gated_clamp_also_output" | "op_gated_gate_of_another" => assert_eq!(gated, 0, "{model}: {ops:?}"),
+            "op_gated_hard_swish_onnx" => assert_eq!((gated, nodes(&|op| op == "HardSwish")), (0, 1), "{model}: {ops:?}"),
+            // The Mul by 2 in front of the gate and the Add after it are not part of it.
+            "op_gated_x_read_after" => assert_eq!(gated, 1, "{model}: {ops:?}"),
+            _ => assert_eq!((gated, arithmetic), (1, 0), "{model}: {ops:?}"),
+        }
+    }
+}
+
 /// A quantize -> dequantize that only a pointwise convolution reads runs inside its int8 op; one
 /// that is also a model output stays. Both with quantize and dequantize scales that differ, and
 /// both give onnxruntime's numbers (`edge_cases_and_added_ops_match_onnxruntime`).

@@ -4,14 +4,17 @@
 //! section 11). Nothing here is generic over tract's graph types, so the crate adds little code.
 //!
 //! - `f32_8x8`: the f32 matrix-product tile;
-//! - `binary`: broadcast `Add`/`Mul`/`Sub`, by scalar and same-length.
+//! - `binary`: broadcast `Add`/`Mul`/`Sub`, by scalar and same-length;
+//! - `gated`: self-gated activations (hard-swish), for webinfer's own op.
 //!
-//! On other targets the crate is empty: tract's native kernels are used there.
+//! On other targets the crate holds `gated` alone, as plain loops: tract's native kernels are
+//! used there.
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod binary;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod f32_8x8;
+pub mod gated;
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub use f32_8x8::NAME;

@@ -9,7 +9,7 @@
 //! - [`BEFORE_DECLUTTER`], [`AFTER_DECLUTTER`] and [`AFTER_OPTIMIZE`]: faster kernels for what tract does run,
 //!   swapped in for tract's nodes while the engine plans (`engine/model.rs`): the int8 path
 //!   (quantize/dequantize pairs, pointwise and windowed convolutions and their int8 matrix
-//!   product), depthwise convolution, linear and nearest `Resize`, softmax over an axis that is
+//!   product), depthwise convolution, self-gated activations (hard-swish), linear and nearest `Resize`, softmax over an axis that is
 //!   not the last, arithmetic with a per-channel operand in channels-last layout, channels-last
 //!   global sums, padding, pooling, and the splitting of their work over the threaded build's
 //!   pool (`parallel`). Broadcast arithmetic's wasm kernels are registered with tract
@@ -24,6 +24,7 @@ mod col2im;
 mod conditional;
 mod depthwise;
 mod det;
+mod gated;
 mod int8conv;
 mod int8gemm;
 mod int8im2col;
@@ -98,6 +99,7 @@ pub(crate) const AFTER_DECLUTTER: &[(&str, Pass)] = &[
     ("int8 pointwise convolutions", int8conv::rewrite),
     ("int8 convolutions with a window", int8im2col::rewrite),
     ("depthwise convolutions", depthwise::rewrite),
+    ("self-gated activations (hard-swish)", gated::rewrite),
     ("linear and nearest resizing", resize::rewrite),
     ("softmax across an inner axis", softmax::rewrite),
     ("sums behind a unit batch axis", reduce::rewrite),
