@@ -241,12 +241,12 @@ fn pads_run_on_webinfers_kernel() {
     }
 }
 
-/// Max and average pools of one, two and three spatial axes run on webinfer's kernel
-/// (src/ops/pool.rs). Their numbers: `edge_cases_and_added_ops_match_onnxruntime`.
+/// Max and average pools of one, two and three spatial axes, and over a long last axis, run on
+/// webinfer's kernel (src/ops/pool.rs). Their numbers: `edge_cases_and_added_ops_match_onnxruntime`.
 #[test]
 fn pools_run_on_webinfers_kernel() {
     let cases = ops_cases(|model| model.starts_with("op_max_pool_") || model.starts_with("op_avg_pool_"));
-    assert_eq!(cases.len(), 11);
+    assert_eq!(cases.len(), 16);
     for case in &cases {
         let (nodes, described) = ops_run(case);
         let kernel = if case["model"].as_str().unwrap().starts_with("op_max_pool_") { "SeparableMaxPool" } else { "SeparableSumPool" };
