@@ -167,6 +167,7 @@ fn fold_strided(
     if stride == 1 {
         return fold_rows(acc, &src[..acc.len()]);
     }
+    #[allow(unused_mut)]
     let mut done = 0;
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     if stride == 2 {
