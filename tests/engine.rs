@@ -241,6 +241,21 @@ fn pads_run_on_webinfers_kernel() {
     }
 }
 
+/// Sums over leading axes, or over H and W behind a unit batch axis (channels-last global
+/// pooling), run as webinfer's column sums (src/ops/reduce.rs). Their numbers:
+/// `edge_cases_and_added_ops_match_onnxruntime`.
+#[test]
+fn leading_sums_run_as_column_sums() {
+    let cases = ops_cases(|model| {
+        ["op_reduce_sum_nhwc", "op_reduce_mean_flat", "op_reduce_sum_leading", "op_reduce_mean_nhwc_large"].contains(&model)
+    });
+    assert_eq!(cases.len(), 4);
+    for case in &cases {
+        let (nodes, described) = ops_run(case);
+        assert_eq!((nodes("ColumnSum"), nodes("Reduce<Sum>")), (1, 0), "{described}");
+    }
+}
+
 /// Max and average pools of one, two and three spatial axes, and over a long last axis, run on
 /// webinfer's kernel (src/ops/pool.rs). Their numbers: `edge_cases_and_added_ops_match_onnxruntime`.
 #[test]

@@ -238,7 +238,8 @@ fn fold_max_rows(acc: &mut [f32], row: &[f32]) {
     combine_rows(acc, row, fold_max, Reducer::Max)
 }
 
-fn add_rows(acc: &mut [f32], row: &[f32]) {
+/// `acc[i] += row[i]`, four lanes at a time in wasm (also the column sums of `reduce.rs`).
+pub(super) fn add_rows(acc: &mut [f32], row: &[f32]) {
     combine_rows(acc, row, |a, v| a + v, Reducer::Sum)
 }
 
