@@ -9,11 +9,11 @@
 //! - [`BEFORE_DECLUTTER`], [`AFTER_DECLUTTER`] and [`AFTER_OPTIMIZE`]: faster kernels for what tract does run,
 //!   swapped in for tract's nodes while the engine plans (`engine/model.rs`): the int8 path
 //!   (quantize/dequantize pairs, pointwise and windowed convolutions and their int8 matrix
-//!   product), depthwise convolution, self-gated activations (hard-swish), linear and nearest `Resize`, softmax over an axis that is
-//!   not the last, arithmetic with a per-channel operand in channels-last layout, channels-last
-//!   global sums, padding, pooling, and the splitting of their work over the threaded build's
-//!   pool (`parallel`). Broadcast arithmetic's wasm kernels are registered with tract
-//!   itself (the `webinfer-kernels` crate).
+//!   product), depthwise convolution, self-gated activations (hard-swish), linear and nearest
+//!   `Resize`, softmax over an axis that is not the last, arithmetic with a per-channel operand in
+//!   channels-last layout, global sums, padding, pooling, and the splitting of their work over
+//!   the threaded build's pool (`parallel`). Broadcast arithmetic's wasm kernels (registered with
+//!   tract itself) and the self-gated activations' kernel are in the `webinfer-kernels` crate.
 
 mod affine_grid;
 mod axis_passes;

@@ -315,10 +315,8 @@ fn separable_form(
         let dilation = patch.spec.dilations[geo_axis];
         let span = (kernel - 1) * dilation + 1;
         let whole = |o: &usize| taps[*o].len() == span;
-        let interior = match (0..taps.len()).find(whole) {
-            Some(first) => first..(first..taps.len()).take_while(whole).last().map_or(first, |o| o + 1),
-            None => 0..0,
-        };
+        let first = (0..taps.len()).find(whole).unwrap_or(0);
+        let interior = first..first + (first..taps.len()).take_while(whole).count();
         passes.push(AxisPass { axis, dilation, taps, scales, stride, kernel, interior });
     }
     let output_shape: TVec<usize> = geo.output_shape.shape.iter().copied().collect();

@@ -46,22 +46,20 @@ impl Compute for ColumnSum {
     }
 }
 
-/// The same reduction with the unit axes in front of the reduced ones reduced too, when that
-/// makes the reduced axes the leading ones (the sum's fast path).
-fn widened(shape: &[usize], reduce: &Reduce) -> Option<Reduce> {
+/// How many leading axes a sum over `reduce`'s axes of `shape` adds up as [`ColumnSum`]'s rows:
+/// the axes themselves when they are the leading ones, or with the unit axes in front of them
+/// (summing those changes nothing). `None` when the axes are not contiguous, or reach the last
+/// axis (tract runs a single last axis on its row kernel).
+fn leading(shape: &[usize], reduce: &Reduce) -> Option<usize> {
     let mut axes = reduce.axes.to_vec();
     axes.sort_unstable();
     let first = *axes.first()?;
     let contiguous = axes.iter().enumerate().all(|(i, &a)| a == first + i);
-    // A sum that ends at the last axis stays: tract runs a single last axis on its row kernel.
-    if first == 0 || !contiguous || first + axes.len() >= shape.len() || shape[..first].iter().any(|&d| d != 1) {
-        return None;
-    }
-    Some(Reduce { axes: (0..first + axes.len()).collect(), reducer: reduce.reducer })
+    let rows = first + axes.len();
+    (contiguous && rows < shape.len() && shape[..first].iter().all(|&d| d == 1)).then_some(rows)
 }
 
-/// Replaces f32 sums over the leading axes, as they are or as [`widened`] makes them, with
-/// [`ColumnSum`].
+/// Replaces f32 sums over leading axes ([`leading`]) with [`ColumnSum`].
 pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
     super::rewrite::each_node(model, |model, node| {
         let Some(reduce) = node.op_as::<Reduce>() else { return Ok(None) };
@@ -70,20 +68,12 @@ pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
         if reduce.reducer != Reducer::Sum || fact.datum_type != f32::datum_type() {
             return Ok(None);
         }
-        let leading = leading_axes(reduce).or_else(|| widened(shape, reduce).and_then(|w| leading_axes(&w)));
-        let Some(k) = leading.filter(|&k| k < shape.len()) else { return Ok(None) };
+        let Some(k) = leading(shape, reduce) else { return Ok(None) };
         let output_shape = shape.iter().enumerate().map(|(axis, &d)| if reduce.axes.contains(&axis) { 1 } else { d }).collect();
         let (rows, inner) = (shape[..k].iter().product(), shape[k..].iter().product());
         let op = ColumnSum { rows, inner, output_shape };
         Ok(Some(TypedModelPatch::replace_single_op(model, node, &node.inputs, Kernel(op))?))
     })
-}
-
-/// How many leading axes `reduce` sums when they are exactly `0..k`.
-fn leading_axes(reduce: &Reduce) -> Option<usize> {
-    let mut axes = reduce.axes.to_vec();
-    axes.sort_unstable();
-    (!axes.is_empty() && axes.iter().enumerate().all(|(i, &a)| a == i)).then_some(axes.len())
 }
 
 #[cfg(test)]
@@ -93,13 +83,13 @@ mod tests {
     #[test]
     fn spatial_sums_behind_a_unit_batch_are_widened_to_the_leading_axes() {
         let sum = |axes: &[usize]| Reduce { axes: axes.into(), reducer: Reducer::Sum };
-        assert_eq!(widened(&[1, 7, 9, 16], &sum(&[1, 2])).unwrap().axes.to_vec(), [0, 1, 2]);
-        assert_eq!(widened(&[1, 1, 9, 16], &sum(&[2])).unwrap().axes.to_vec(), [0, 1, 2]);
-        assert!(widened(&[2, 7, 9, 16], &sum(&[1, 2])).is_none(), "a batch of 2 is not summed away");
-        assert!(widened(&[1, 7, 9, 16], &sum(&[1, 3])).is_none(), "not contiguous");
-        assert!(widened(&[7, 9, 16], &sum(&[0, 1])).is_none(), "already leading");
-        assert!(widened(&[1, 9, 16], &sum(&[2])).is_none(), "the last axis: tract's row kernel");
-        assert!(widened(&[1, 9, 16], &sum(&[1, 2])).is_none(), "nothing left after the sum");
+        assert_eq!(leading(&[1, 7, 9, 16], &sum(&[1, 2])), Some(3));
+        assert_eq!(leading(&[1, 1, 9, 16], &sum(&[2])), Some(3));
+        assert!(leading(&[2, 7, 9, 16], &sum(&[1, 2])).is_none(), "a batch of 2 is not summed away");
+        assert!(leading(&[1, 7, 9, 16], &sum(&[1, 3])).is_none(), "not contiguous");
+        assert_eq!(leading(&[7, 9, 16], &sum(&[0, 1])), Some(2), "already leading");
+        assert!(leading(&[1, 9, 16], &sum(&[2])).is_none(), "the last axis: tract's row kernel");
+        assert!(leading(&[1, 9, 16], &sum(&[1, 2])).is_none(), "nothing left after the sum");
     }
 
     /// The column sums give tract's values (its slice path, on the axes as given), shape included.
