@@ -17,6 +17,8 @@ mod inspect;
 mod matmul_kernel_test;
 mod model;
 mod plan;
+#[cfg(all(test, target_arch = "wasm32"))]
+mod silu_kernel_test;
 mod specialize;
 pub(crate) mod symbols;
 mod tensor;
