@@ -186,7 +186,9 @@ mod simd {
         fn quantize4(&self, v: v128) -> v128 {
             let y = f32x4_mul(v, f32x4_splat(self.multiplier));
             let y = v128_and(y, f32x4_eq(y, y));
-            let y = f32x4_min(f32x4_max(f32x4_nearest(y), f32x4_splat(self.lo)), f32x4_splat(self.hi));
+            // Pseudo-min and -max: one instruction each on x86-64 (V8 emulates IEEE min and max
+            // in about six), and the same for the NaN-free `y`.
+            let y = f32x4_pmin(f32x4_pmax(f32x4_nearest(y), f32x4_splat(self.lo)), f32x4_splat(self.hi));
             i32x4_trunc_sat_f32x4(y)
         }
     }
@@ -424,7 +426,8 @@ impl Requantize {
         let zp = f32x4_splat(self.zero_point);
         let y = f32x4_mul(v, f32x4_splat(self.multiplier));
         let y = v128_and(y, f32x4_eq(y, y));
-        let q = f32x4_min(f32x4_max(f32x4_add(f32x4_nearest(y), zp), f32x4_splat(self.lo)), f32x4_splat(self.hi));
+        // Pseudo-min and -max, as in `quantize4`.
+        let q = f32x4_pmin(f32x4_pmax(f32x4_add(f32x4_nearest(y), zp), f32x4_splat(self.lo)), f32x4_splat(self.hi));
         f32x4_mul(f32x4_sub(q, zp), f32x4_splat(self.scale))
     }
 }
