@@ -6,7 +6,8 @@
 //! - `f32_8x8`: the f32 matrix-product tile;
 //! - `binary`: broadcast `Add`/`Mul`/`Sub`, by scalar and same-length;
 //! - `gated`: self-gated activations (hard-swish), for webinfer's own op;
-//! - `silu`: tract's `Silu` with fused multiply-adds, in the relaxed-simd build.
+//! - `silu`: tract's `Silu`, clamped in one instruction (and with fused multiply-adds in the
+//!   relaxed-simd build).
 //!
 //! On other targets the crate holds `gated` alone, as plain loops: tract's native kernels are
 //! used there.
@@ -17,7 +18,7 @@ mod binary;
 mod f32_8x8;
 pub mod gated;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-pub mod silu;
+mod silu;
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub use f32_8x8::NAME;
