@@ -16,6 +16,7 @@ mod inspect;
 #[cfg(all(test, target_arch = "wasm32"))]
 mod matmul_kernel_test;
 mod model;
+pub(crate) mod optimizer;
 mod plan;
 #[cfg(all(test, target_arch = "wasm32"))]
 mod silu_kernel_test;

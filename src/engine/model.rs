@@ -10,7 +10,7 @@ use tract_onnx::tract_hir::infer::{Factoid, InferenceNode};
 use super::error::{Error, PanicStage, Result};
 use super::specialize::{self, Specializer};
 use super::tensor::Tensor;
-use super::{float16, fold, guard, symbols};
+use super::{float16, fold, guard, optimizer, symbols};
 use crate::ops::{self, upsample};
 use super::inspect::{parse_proto, unsupported_nodes};
 use super::plan::{Plan, Ready};
@@ -259,6 +259,12 @@ impl Model {
         Ok(model)
     }
 
+    /// The parsed graph, for tests of the planning stages.
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    pub(crate) fn graph(&self) -> &InferenceModel {
+        &self.graph
+    }
+
     /// Inputs as declared, with any shapes pinned by `set_input_shape`.
     pub fn inputs(&self) -> Vec<TensorInfo> {
         let outlets = self.graph.input_outlets().unwrap_or_default();
@@ -381,14 +387,14 @@ impl Model {
         // pairs are fused before declutter: it then walks a third fewer nodes on a QDQ model (int8
         // Lite0: 101 -> ~75 ms natively), and every pair is fused, input quantization included.
         ops::before_declutter(&mut typed).map_err(Error::plan)?;
-        typed.declutter().map_err(Error::plan)?;
+        optimizer::declutter(&mut typed).map_err(Error::plan)?;
         // Declutter turns run-time bounded slices into DynSlices with orphaned length symbols.
         let mut typed = symbols::rebind_orphans(typed).map_err(Error::plan)?;
         // The convolutions after declutter, so tract has chosen the layout (depthwise channels last
         // in wasm), and after the fusion: they find quantized activations by their QuantDequant node.
         ops::after_declutter(&mut typed).map_err(Error::plan)?;
         done(Stage::Decluttered);
-        typed.optimize().map_err(Error::plan)?;
+        optimizer::optimize(&mut typed).map_err(Error::plan)?;
         // Then the arithmetic optimize left on tract's generic broadcast.
         ops::after_optimize(&mut typed).map_err(Error::plan)?;
         done(Stage::Optimized);

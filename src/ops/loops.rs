@@ -15,6 +15,8 @@ use tract_onnx::tract_core::plan::SimplePlan;
 use tract_onnx::tract_core::model::TypedRunnableModel;
 use tract_onnx::tract_hir::internal::*;
 
+use crate::engine::optimizer;
+
 pub(super) fn build(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     let body = ctx.parse_graph(node.get_attr::<&GraphProto>("body")?)?;
     let present = |ix: usize| node.input.get(ix).is_some_and(|name| !name.is_empty());
@@ -236,10 +238,10 @@ impl LoopKernel {
             body.set_input_fact(ix, InferenceFact::dt_shape(*dt, shape.clone()))?;
         }
         let mut typed = body.into_typed()?;
-        typed.declutter()?;
+        optimizer::declutter(&mut typed)?;
         // As for the whole model (engine/model.rs): run-time bounded slices leave orphaned symbols.
         let mut typed = crate::engine::symbols::rebind_orphans(typed)?;
-        typed.optimize()?;
+        optimizer::optimize(&mut typed)?;
         let plan = SimplePlan::new(typed)?;
         plans.insert(key, plan.clone());
         Ok(plan)

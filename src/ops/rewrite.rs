@@ -7,6 +7,8 @@ use std::sync::Arc;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 
+use crate::engine::optimizer;
+
 /// Applies `patch_for` to every node of `model`, in evaluation order. Returns how many patches
 /// were applied.
 pub(crate) fn each_node(
@@ -14,10 +16,11 @@ pub(crate) fn each_node(
     mut patch_for: impl FnMut(&TypedModel, &TypedNode) -> TractResult<Option<TypedModelPatch>>,
 ) -> TractResult<usize> {
     let mut count = 0;
+    let mut names = optimizer::Names::of(model);
     for id in model.eval_order()? {
         // Applying a patch appends nodes and leaves replaced ones in place, so ids stay valid.
         if let Some(patch) = patch_for(model, &model.nodes()[id])? {
-            patch.apply(model)?;
+            optimizer::apply(patch, model, &mut names)?;
             count += 1;
         }
     }
