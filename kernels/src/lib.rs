@@ -7,7 +7,8 @@
 //! - `binary`: broadcast `Add`/`Mul`/`Sub`, by scalar and same-length;
 //! - `gated`: self-gated activations (hard-swish), for webinfer's own op;
 //! - `silu`: tract's `Silu`, clamped in one instruction (and with fused multiply-adds in the
-//!   relaxed-simd build).
+//!   relaxed-simd build);
+//! - `rational`: `Sigmoid` and `Tanh` the same way, on the rational fit `silu` shares.
 //!
 //! On other targets the crate holds `gated` alone, as plain loops: tract's native kernels are
 //! used there.
@@ -17,6 +18,8 @@ mod binary;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod f32_8x8;
 pub mod gated;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod rational;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod silu;
 
@@ -29,5 +32,6 @@ pub use f32_8x8::NAME;
 pub fn keep() {
     binary::keep();
     f32_8x8::keep();
+    rational::keep();
     silu::keep();
 }

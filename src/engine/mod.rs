@@ -19,6 +19,8 @@ mod model;
 pub(crate) mod optimizer;
 mod plan;
 #[cfg(all(test, target_arch = "wasm32"))]
+mod rational_kernel_test;
+#[cfg(all(test, target_arch = "wasm32"))]
 mod silu_kernel_test;
 mod specialize;
 pub(crate) mod symbols;
