@@ -478,7 +478,7 @@ function whyMissed(r, missed) {
     lines.push(`- **Planning.** Cold, int8 Lite0 (table "Where webinfer's time goes"): parse ${f1(cold.parseMs)} ms (protobuf, and webinfer folding the int8 weights), typed ${f1(st.typed)}, declutter ${f1(st.declutter)} (tract's passes, then webinfer's int8 and depthwise rewrites), optimize ${f1(st.optimize)}. ` +
       `Warm, with the browser's code cache filled by the cold visit, parse + plan took ${f1(warm.parseMs + warm.planMs)} ms. ` +
       (native ? `The same work natively (\`webinfer bench\`, load + plan): ${f1(native)} ms, so the browser took ${f2((cold.parseMs + cold.planMs) / native)}x that cold and ${f2((warm.parseMs + warm.planMs) / native)}x warm. ` : '') +
-      'Tried: constant weights folded before tract (section 2), quantize/dequantize pairs fused before declutter (6), a decluttered NNEF file (7), work done twice removed (9).');
+      'Tried: constant weights folded before tract (section 2), quantize/dequantize pairs fused before declutter (6), a decluttered NNEF file (7), work done twice removed (9), tract\'s passes applied without its whole-graph scan per patch (20).');
   }
   for (const key of ['int8/ort', 'fp32/ort'].filter((k) => missed.has(k))) {
     lines.push(`- **${missed.get(key).what}.** By operator: the one-thread profile below ("Where webinfer's time goes").`);
