@@ -2,11 +2,12 @@
 //! tract-linalg's routine registry in both SIMD builds; and the odd rational function they and
 //! the SiLU kernel evaluate.
 //!
-//! Why: in the simd128 build tract has no wasm kernel for either and runs its portable one, a
-//! lane at a time; its relaxed-simd kernels clamp with `f32x4.min`/`max`, which V8 emulates on
-//! x86-64 with about six instructions each (see `silu.rs`). These use tract's fits (same
-//! coefficients, clamps and order: in the simd128 build the values are tract's bit for bit),
-//! four lanes at a time, with the pseudo-min and -max.
+//! Why: tract's relaxed-simd kernels clamp with `f32x4.min`/`max`, which V8 emulates on x86-64
+//! with about six instructions each (see `silu.rs`); its simd128 build has no wasm kernel for
+//! either and runs its portable Rust one. These use tract's fits (same coefficients, clamps and
+//! order: in the simd128 build the values are tract's bit for bit), four lanes at a time, with
+//! the pseudo-min and -max. Measured (bench/PERFORMANCE.md section 20): 1.5-1.6x tract's in the
+//! relaxed-simd build, 1.1-1.2x its portable kernel in the simd128 one.
 
 use core::arch::wasm32::*;
 

@@ -5,6 +5,8 @@
 //! --[`Plan::run`]--> outputs. [`image`] turns pictures into inputs as a manifest describes.
 
 #[cfg(all(test, target_arch = "wasm32"))]
+mod activation_kernel_test;
+#[cfg(all(test, target_arch = "wasm32"))]
 mod binary_kernel_test;
 pub mod digest;
 mod error;
@@ -18,10 +20,6 @@ mod matmul_kernel_test;
 mod model;
 pub(crate) mod optimizer;
 mod plan;
-#[cfg(all(test, target_arch = "wasm32"))]
-mod rational_kernel_test;
-#[cfg(all(test, target_arch = "wasm32"))]
-mod silu_kernel_test;
 mod specialize;
 pub(crate) mod symbols;
 mod tensor;

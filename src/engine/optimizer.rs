@@ -45,10 +45,10 @@ fn run(optimizer: &Optimizer, model: &mut TypedModel) -> TractResult<()> {
             }
             model.compact()?;
         }
+        // Each pass ends on a compaction: the next round starts from a compact model.
         if !changed {
             return Ok(());
         }
-        model.compact()?;
     }
 }
 
