@@ -81,7 +81,22 @@ build_pkg() {
     with_wasm_std wasm_pack --out-dir target/relaxed-simd/pkg
   cp target/relaxed-simd/pkg/webinfer_relaxed.js target/relaxed-simd/pkg/webinfer_relaxed_bg.wasm pkg/
   build_pkg_threads
+  check_kernels_linked pkg/webinfer_bg.wasm relaxed
+  check_kernels_linked pkg/webinfer_relaxed_bg.wasm simd128
+  check_kernels_linked pkg-threads/webinfer_bg.wasm relaxed
   build_npm
+}
+
+# Every kernel webinfer-kernels registers is in the module $1 (the names of the other SIMD build,
+# $2, aside). The registrations are constructors only the linker can keep: a module that lost
+# one still works, on tract's slower kernel, so only its name's absence shows it.
+check_kernels_linked() {
+  local name missing=()
+  for name in $(grep -oh '"webinfer_[a-z0-9_]*"' kernels/src/*.rs | tr -d '"' | grep -v "_$2_" | sort -u); do
+    grep -q -a "$name" "$1" || missing+=("$name")
+  done
+  [[ ${#missing[@]} == 0 ]] ||
+    { say "$1 lacks webinfer-kernels' ${missing[*]}: the linker dropped their registration"; return 1; }
 }
 
 # The npm package web developers install (and the site serves): the three builds, the page-side

@@ -565,6 +565,7 @@ function markdown(r) {
   add('', '## Start-up: nothing to first result (ms)', '',
     'Cold: empty caches, model over HTTP. Warm: the same profile reloaded (webinfer: model from its Cache API store; onnxruntime-web: from the HTTP cache). ' +
     '"runtime" is importing the JS and fetching + compiling the wasm (onnxruntime-web compiles its wasm inside its first `create`, so its "load" includes that). ' +
+    '"verify" is webinfer\'s sha256 (by SubtleCrypto) and its check; onnxruntime-web checks nothing. ' +
     '"total" is time since navigation start.', '',
     '| model | engine | phase | runtime | model fetch | verify | parse / create | plan | first run | total |', '|---|---|---|---|---|---|---|---|---|---|');
   for (const [name, engines] of Object.entries(r.startup)) {

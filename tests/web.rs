@@ -34,6 +34,10 @@ extern "C" {
     async fn fetch_bytes(url: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = cacheHas)]
     async fn cache_has(sha256: &str) -> JsValue;
+    #[wasm_bindgen(js_name = cachePut)]
+    async fn cache_put(sha256: &str, bytes: &Uint8Array);
+    #[wasm_bindgen(js_name = cacheBytes)]
+    async fn cache_bytes(sha256: &str) -> Uint8Array;
     #[wasm_bindgen(js_name = progressRecorder)]
     fn progress_recorder() -> JsValue;
     #[wasm_bindgen(js_name = stubFlakyOrigin)]
@@ -154,7 +158,11 @@ async fn bytes_sources_work_and_are_verified() {
     let digest = webinfer::engine::digest::sha256_hex(&data.to_vec());
     create(data.clone(), options(&[("sha256", digest.as_str().into())])).await.unwrap();
     let session = create(data.buffer(), None).await.unwrap();
-    assert_eq!(get(&session.load_info().into(), "source"), "bytes");
+    let info: JsValue = session.load_info().into();
+    assert_eq!(get(&info, "source"), "bytes");
+    assert_eq!(get(&info, "sha256"), digest.as_str());
+    // The test pages are on localhost, a secure context: the browser's digest, not sha2's.
+    assert_eq!(get(&info, "digestWith"), "SubtleCrypto");
     let err = create(data, options(&[("sha256", "0".repeat(64).into())])).await.err().unwrap();
     assert_contains(&err, "sha256 mismatch for the model bytes");
 }
@@ -200,6 +208,27 @@ async fn second_load_comes_from_the_cache_without_a_request() {
     let opts = options(&[("sha256", digest.as_str().into()), ("cache", false.into())]);
     let err = create("/no/such/model.onnx", opts).await.err().unwrap();
     assert_contains(&err, "could not fetch /no/such/model.onnx: HTTP 404");
+}
+
+#[wasm_bindgen_test]
+async fn damaged_cache_entry_is_replaced_by_a_download() {
+    clear_model_cache().await.unwrap();
+    let data = bytes(&model_url("conv_f32")).await;
+    let digest = webinfer::engine::digest::sha256_hex(&data.to_vec());
+    // One byte flipped, stored under the good digest's key.
+    let mut damaged = data.to_vec();
+    damaged[data.length() as usize / 2] ^= 1;
+    cache_put(&digest, &Uint8Array::from(&damaged[..])).await;
+
+    let session = create(model_url("conv_f32"), options(&[("sha256", digest.as_str().into())])).await.unwrap();
+    let info: JsValue = session.load_info().into();
+    assert_eq!(get(&info, "source"), "network", "a damaged cache entry was used");
+    assert_eq!(get(&info, "sha256"), digest.as_str());
+    assert_eq!(get(&info, "digestWith"), "SubtleCrypto");
+    model_cache_settled().await;
+    assert_eq!(cache_bytes(&digest).await.to_vec(), data.to_vec(), "the damaged entry was not replaced");
+    let again = create(model_url("conv_f32"), options(&[("sha256", digest.as_str().into())])).await.unwrap();
+    assert_eq!(get(&again.load_info().into(), "source"), "cache");
 }
 
 #[wasm_bindgen_test]

@@ -69,7 +69,7 @@ async function loadModel() {
     ['compile wasm', ms(t.compileMs)],
     ['fetch manifest', ms(t.manifestMs)],
     [t.source === 'cache' ? 'read from cache' : 'download', ms(t.fetchMs)],
-    ['verify sha256', ms(t.verifyMs)],
+    [`verify sha256 (${t.digestWith})`, ms(t.verifyMs)],
     ['parse model', ms(t.parseMs)],
     ['plan', ms(t.planMs)],
   ]);

@@ -113,6 +113,7 @@ fn unicast<A: Arithmetic>() -> Box<BinFn> {
 macro_rules! register {
     ($($func:ident($op:ident) => $make:ident::<$arith:ident> as $name:literal;)*) => {$(
         inventory::submit! {
+            #![used(linker)]
             Routine {
                 func: Func::$func(BinOp::$op),
                 arch: Some(Arch::Wasm32Simd128),

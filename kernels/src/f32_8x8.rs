@@ -36,7 +36,7 @@ static KERNEL: LazyLock<DynKernel<8, 8, f32>> = LazyLock::new(|| {
     kernel
 });
 
-inventory::submit! { MmmRoutine { make: || KERNEL.mmm() } }
+inventory::submit! { #![used(linker)] MmmRoutine { make: || KERNEL.mmm() } }
 
 /// Keeps this module in the link: wasm-ld drops an object file nothing references, and the
 /// registrations above with it (tract does the same for its kernels, `wasm::isa_set`).
@@ -51,6 +51,7 @@ fn preferred(_isa: &IsaSet, accumulator: DatumType, query: &Query, _suitable: &[
 }
 
 inventory::submit! {
+    #![used(linker)]
     MmmTier { arch: Some(Arch::Wasm32Simd128), precedence: 2, name: "webinfer", applies: |_| true, preferred }
 }
 

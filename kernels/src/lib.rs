@@ -13,6 +13,12 @@
 //! On other targets the crate holds `gated` alone, as plain loops: tract's native kernels are
 //! used there.
 
+// Each registration is a constructor nothing calls by name: `#[used(linker)]` tells wasm-ld to
+// keep it. Plain `#[used]` did not: a stripped LTO build dropped rational.rs's after an unrelated
+// change elsewhere (build.sh's check_kernels_linked now looks). Nightly, which every wasm build
+// uses already (build-std).
+#![cfg_attr(all(target_arch = "wasm32", target_feature = "simd128"), feature(used_with_arg))]
+
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod binary;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

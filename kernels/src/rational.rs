@@ -148,6 +148,7 @@ macro_rules! register {
         }
 
         inventory::submit! {
+            #![used(linker)]
             tract_linalg::routines::Routine {
                 func: tract_linalg::routines::Func::$func,
                 arch: Some(tract_linalg::isa::Arch::Wasm32Simd128),

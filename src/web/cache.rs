@@ -12,7 +12,6 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{Cache, CacheStorage, Response};
 
 use super::{console_warn, describe_js};
-use crate::engine::digest::sha256_hex;
 
 /// Bump when the stored format changes; old caches are then simply never read.
 pub const CACHE_NAME: &str = "webinfer-models-v1";
@@ -56,8 +55,9 @@ pub async fn model_cache_settled() {
     }
 }
 
-/// The cached bytes for `sha256`, re-verified; a damaged entry is deleted and reported as a miss.
-pub async fn get(sha256: &str) -> Option<Vec<u8>> {
+/// The bytes cached under `sha256`, not yet verified: the caller checks them (a cache can be
+/// damaged or tampered with) and calls `remove` when they fail.
+pub async fn get(sha256: &str) -> Option<Uint8Array> {
     model_cache_settled().await;
     let lookup = async {
         let cache = open().await?;
@@ -67,12 +67,7 @@ pub async fn get(sha256: &str) -> Option<Vec<u8>> {
         }
         let response: Response = hit.unchecked_into();
         let buffer = await_js(response.array_buffer().map_err(|e| describe_js(&e))?).await?;
-        let bytes = Uint8Array::new(&buffer).to_vec();
-        if sha256_hex(&bytes) != sha256 {
-            let _ = await_js(cache.delete_with_str(&cache_key(sha256))).await;
-            return Err("a cached model failed its sha256 check and was removed; downloading it again".into());
-        }
-        Ok::<_, String>(Some(bytes))
+        Ok::<_, String>(Some(Uint8Array::new(&buffer)))
     };
     lookup.await.unwrap_or_else(|e| {
         console_warn(&format!("webinfer: model cache not used: {e}"));
@@ -80,11 +75,17 @@ pub async fn get(sha256: &str) -> Option<Vec<u8>> {
     })
 }
 
-/// Stores verified bytes without making the caller wait: the bytes are copied now, the write
-/// finishes in the background (see `model_cache_settled`). Callers only pass bytes whose digest
-/// matched.
-pub fn put_in_background(sha256: &str, bytes: &[u8]) {
-    let body = Uint8Array::from(bytes);
+/// Deletes the entry for `sha256` (one that failed its check), saying why in the console.
+pub async fn remove(sha256: &str) {
+    let removal = async { await_js(open().await?.delete_with_str(&cache_key(sha256))).await };
+    let outcome = removal.await.map_or_else(|e| format!(" (could not remove it: {e})"), |_| " and was removed".to_string());
+    console_warn(&format!("webinfer: a cached model failed its sha256 check{outcome}; downloading it again"));
+}
+
+/// Stores verified bytes without making the caller wait: `body` is a copy the cache now owns,
+/// and the write finishes in the background (see `model_cache_settled`). Callers only pass bytes
+/// whose digest matched.
+pub fn put_in_background(sha256: &str, body: Uint8Array) {
     let key = cache_key(sha256);
     let write = future_to_promise(async move {
         let store = async {

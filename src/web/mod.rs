@@ -1,11 +1,13 @@
 //! JavaScript bindings: the engine behind an onnxruntime-web-shaped API.
 //!
 //! `session` is the API surface; `source` turns a URL or bytes into verified model bytes,
-//! using `download` (streaming fetch with progress) and `cache` (Cache API keyed by digest);
+//! using `download` (streaming fetch with progress), `digest` (sha256 by SubtleCrypto) and
+//! `cache` (Cache API keyed by digest);
 //! `convert` moves tensors across the boundary; `image` turns pictures into inputs. Every failure becomes a JS `Error`.
 
 mod cache;
 mod convert;
+mod digest;
 mod download;
 mod image;
 mod session;

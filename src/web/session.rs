@@ -148,6 +148,7 @@ fn load_info(v: &Verified, parse_ms: f64, plan_ms: f64) -> Object {
     set(&info, "sha256", &v.sha256.as_str().into());
     set(&info, "fetchMs", &v.fetch_ms.into());
     set(&info, "verifyMs", &v.verify_ms.into());
+    set(&info, "digestWith", &v.digest_with.name().into());
     set(&info, "parseMs", &parse_ms.into());
     set(&info, "planMs", &plan_ms.into());
     info

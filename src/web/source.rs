@@ -5,9 +5,10 @@
 use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
+use super::digest::{sha256_of, sha256_of_js, DigestWith};
 use super::download::{download, report_progress, Policy};
 use super::{cache, now_ms};
-use crate::engine::digest::{normalize_hex, sha256_hex};
+use crate::engine::digest::normalize_hex;
 use crate::engine::DEFAULT_MEMORY_LIMIT;
 
 /// Options from `Session.create(source, options)`, validated.
@@ -125,7 +126,9 @@ pub struct Verified {
     pub sha256: String,
     pub origin: Origin,
     pub fetch_ms: f64,
+    /// Taking the digest and checking it.
     pub verify_ms: f64,
+    pub digest_with: DigestWith,
 }
 
 /// Resolves a model source to bytes whose sha256 matched `options.sha256` (when given).
@@ -133,6 +136,7 @@ pub async fn load(source: &JsValue, options: &LoadOptions) -> Result<Verified, S
     if let Some(url) = source_url(source) {
         return load_url(&url, options).await;
     }
+    // Copied into wasm memory first: the page may change its array while the digest is taken.
     let bytes = if let Some(u8s) = source.dyn_ref::<Uint8Array>() {
         u8s.to_vec()
     } else if let Some(buffer) = source.dyn_ref::<ArrayBuffer>() {
@@ -141,10 +145,10 @@ pub async fn load(source: &JsValue, options: &LoadOptions) -> Result<Verified, S
         return Err("a model source must be a URL (string or URL) or the model's bytes (ArrayBuffer or Uint8Array)".into());
     };
     let start = now_ms();
-    let sha256 = sha256_hex(&bytes);
+    let (sha256, digest_with) = sha256_of(&bytes).await;
     check_digest(options, &sha256, "the model bytes")?;
     let verify_ms = now_ms() - start;
-    Ok(Verified { bytes, sha256, origin: Origin::Bytes, fetch_ms: 0.0, verify_ms })
+    Ok(Verified { bytes, sha256, origin: Origin::Bytes, fetch_ms: 0.0, verify_ms, digest_with })
 }
 
 fn source_url(source: &JsValue) -> Option<String> {
@@ -154,22 +158,35 @@ fn source_url(source: &JsValue) -> Option<String> {
 async fn load_url(url: &str, options: &LoadOptions) -> Result<Verified, String> {
     let start = now_ms();
     if let (true, Some(sha256)) = (options.cache, &options.sha256) {
-        if let Some(bytes) = cache::get(sha256).await {
-            let size = bytes.len() as u64;
-            report_progress(options.progress.as_ref(), size, Some(size))?;
+        if let Some(cached) = cache::get(sha256).await {
             let fetch_ms = now_ms() - start;
-            return Ok(Verified { bytes, sha256: sha256.clone(), origin: Origin::Cache, fetch_ms, verify_ms: 0.0 });
+            let start = now_ms();
+            // The entry is keyed by the digest it should have; a damaged one is dropped and the
+            // model downloaded again.
+            let (actual, digest_with) = sha256_of_js(&cached).await;
+            if actual == *sha256 {
+                let verify_ms = now_ms() - start;
+                let size = cached.length() as u64;
+                report_progress(options.progress.as_ref(), size, Some(size))?;
+                let bytes = cached.to_vec();
+                return Ok(Verified { bytes, sha256: actual, origin: Origin::Cache, fetch_ms, verify_ms, digest_with });
+            }
+            cache::remove(sha256).await;
         }
     }
-    let downloaded = download(url, options.progress.as_ref(), options.download).await?;
+    let start = now_ms();
+    let bytes = download(url, options.progress.as_ref(), options.download).await?;
     let fetch_ms = now_ms() - start;
     let start = now_ms();
-    check_digest(options, &downloaded.sha256, url)?;
+    // One copy out of wasm memory, for SubtleCrypto and then for the cache.
+    let copy = Uint8Array::from(&bytes[..]);
+    let (sha256, digest_with) = sha256_of_js(&copy).await;
+    check_digest(options, &sha256, url)?;
     if options.cache {
-        cache::put_in_background(&downloaded.sha256, &downloaded.bytes);
+        cache::put_in_background(&sha256, copy);
     }
     let verify_ms = now_ms() - start;
-    Ok(Verified { bytes: downloaded.bytes, sha256: downloaded.sha256, origin: Origin::Network, fetch_ms, verify_ms })
+    Ok(Verified { bytes, sha256, origin: Origin::Network, fetch_ms, verify_ms, digest_with })
 }
 
 fn check_digest(options: &LoadOptions, actual: &str, what: &str) -> Result<(), String> {

@@ -64,7 +64,11 @@ export interface LoadInfo {
   bytes: number;
   sha256: string;
   fetchMs: number;
+  /** Taking the sha256 and checking it against `options.sha256`. */
   verifyMs: number;
+  /** What took the digest: the browser's SubtleCrypto, or sha2 in wasm where the page has no
+   *  `crypto.subtle` (not a secure context: https or localhost). */
+  digestWith: 'SubtleCrypto' | 'wasm';
   parseMs: number;
   planMs: number;
   /** planMs split by stage: typed, declutter, optimize, schedule. */

@@ -33,6 +33,18 @@ export async function cacheHas(sha256) {
   return (await cache.match(`https://webinfer.invalid/sha256/${sha256}`)) !== undefined;
 }
 
+/** Stores `bytes` in webinfer's model cache under `sha256`'s key, as a damaged entry would be. */
+export async function cachePut(sha256, bytes) {
+  const cache = await caches.open('webinfer-models-v1');
+  await cache.put(`https://webinfer.invalid/sha256/${sha256}`, new Response(bytes));
+}
+
+/** The bytes webinfer's model cache holds under `sha256`'s key. */
+export async function cacheBytes(sha256) {
+  const cache = await caches.open('webinfer-models-v1');
+  return new Uint8Array(await (await cache.match(`https://webinfer.invalid/sha256/${sha256}`)).arrayBuffer());
+}
+
 /** Records onProgress calls as [loaded, total] pairs. */
 export function progressRecorder() {
   const calls = [];
