@@ -3,7 +3,8 @@
 
 use sha2::{Digest, Sha256};
 
-/// Incremental sha256, fed chunk by chunk while a download streams in.
+/// Incremental sha256 (sha2): the CLI, the server, and pages without `crypto.subtle`
+/// (web/digest.rs).
 #[derive(Default, Clone)]
 pub struct Hasher(Sha256);
 
@@ -24,7 +25,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     h.finish_hex()
 }
 
-fn to_hex(bytes: &[u8]) -> String {
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

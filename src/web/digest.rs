@@ -69,7 +69,7 @@ pub async fn sha256_of(bytes: &[u8]) -> (String, DigestWith) {
 async fn by_subtle(subtle: &SubtleCrypto, bytes: &Uint8Array) -> Result<String, String> {
     let promise = subtle.digest("SHA-256", bytes).map_err(|e| describe_js(&e))?;
     let buffer: ArrayBuffer = JsFuture::from(promise).await.map_err(|e| describe_js(&e))?.unchecked_into();
-    Ok(Uint8Array::new(&buffer).to_vec().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(digest::to_hex(&Uint8Array::new(&buffer).to_vec()))
 }
 
 #[cfg(test)]

@@ -28,21 +28,26 @@ export async function fetchBytes(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
+/** webinfer's model cache (src/web/cache.rs), and the key of `sha256`'s entry in it. */
+async function modelCache(sha256) {
+  return [await caches.open('webinfer-models-v1'), `https://webinfer.invalid/sha256/${sha256}`];
+}
+
 export async function cacheHas(sha256) {
-  const cache = await caches.open('webinfer-models-v1');
-  return (await cache.match(`https://webinfer.invalid/sha256/${sha256}`)) !== undefined;
+  const [cache, key] = await modelCache(sha256);
+  return (await cache.match(key)) !== undefined;
 }
 
 /** Stores `bytes` in webinfer's model cache under `sha256`'s key, as a damaged entry would be. */
 export async function cachePut(sha256, bytes) {
-  const cache = await caches.open('webinfer-models-v1');
-  await cache.put(`https://webinfer.invalid/sha256/${sha256}`, new Response(bytes));
+  const [cache, key] = await modelCache(sha256);
+  await cache.put(key, new Response(bytes));
 }
 
 /** The bytes webinfer's model cache holds under `sha256`'s key. */
 export async function cacheBytes(sha256) {
-  const cache = await caches.open('webinfer-models-v1');
-  return new Uint8Array(await (await cache.match(`https://webinfer.invalid/sha256/${sha256}`)).arrayBuffer());
+  const [cache, key] = await modelCache(sha256);
+  return new Uint8Array(await (await cache.match(key)).arrayBuffer());
 }
 
 /** Records onProgress calls as [loaded, total] pairs. */
